@@ -1,0 +1,353 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Watch is a stream of changes under a key prefix. Read Events until it is
+// closed, then Err says why it ended.
+//
+// The events' Key and Value slices are shared with other watchers and must
+// not be modified.
+type Watch struct {
+	events chan Event
+	err    error
+}
+
+// Events delivers every change in revision order, each exactly once. It is
+// closed when the watch ends.
+func (w *Watch) Events() <-chan Event { return w.events }
+
+// Err returns why the watch ended: the context's error, ErrWatcherTooSlow,
+// a *CompactedError, or ErrClosed. Valid only after Events is closed.
+func (w *Watch) Err() error { return w.err }
+
+// catchUpChunk is how many revisions a catching-up watcher reads from the
+// change log at a time, so that it never pins a Pebble iterator while it
+// waits for its consumer.
+const catchUpChunk = 1024
+
+// Watch streams every change to keys under prefix with a revision greater
+// than fromRevision, then live changes, until ctx ends. fromRevision 0
+// means "from now". A fromRevision older than the compaction point fails
+// with a *CompactedError (matching ErrCompacted): list again, then watch from
+// the list's revision.
+func (s *Store) Watch(ctx context.Context, prefix []byte, fromRevision int64) (*Watch, error) {
+	if fromRevision < 0 {
+		return nil, invalidf("watch: negative revision %d", fromRevision)
+	}
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	if c := s.compactRev.Load(); fromRevision != 0 && fromRevision < c {
+		return nil, &CompactedError{Requested: fromRevision, CompactRevision: c, CurrentRevision: s.rev.Load()}
+	}
+	w := &watcher{
+		prefix: bytes.Clone(prefix),
+		from:   fromRevision,
+		notify: make(chan struct{}, 1),
+	}
+	out := &Watch{events: make(chan Event)}
+	if !s.startWatchGoroutine() {
+		return nil, ErrClosed
+	}
+	go func() {
+		defer s.watchWG.Done()
+		out.err = s.runWatch(ctx, w, out.events)
+		close(out.events)
+	}()
+	return out, nil
+}
+
+func (s *Store) runWatch(ctx context.Context, w *watcher, out chan<- Event) error {
+	if w.from == 0 {
+		if err := s.hub.registerAtHead(w); err != nil {
+			return err
+		}
+	} else {
+		next := w.from // last revision delivered
+		for {
+			var err error
+			if next, err = s.catchUp(ctx, w, next, out); err != nil {
+				return err
+			}
+			registered, err := s.hub.register(w, next)
+			if err != nil {
+				return err
+			}
+			if registered {
+				break
+			}
+		}
+	}
+	defer s.hub.unregister(w)
+	for {
+		select {
+		case <-w.notify:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		events, err := w.take()
+		if err != nil {
+			return err
+		}
+		for _, ev := range events {
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-s.closing:
+				return ErrClosed
+			}
+		}
+	}
+}
+
+// startWatchGoroutine counts a watch goroutine in, unless Close has begun
+// waiting for them.
+func (s *Store) startWatchGoroutine() bool {
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	if s.watchesClosed {
+		return false
+	}
+	s.watchWG.Add(1)
+	return true
+}
+
+// catchUp sends the logged changes after revision next up to the current
+// revision and returns the last revision it covered.
+func (s *Store) catchUp(ctx context.Context, w *watcher, next int64, out chan<- Event) (int64, error) {
+	for {
+		current := s.rev.Load()
+		if next >= current {
+			return next, nil
+		}
+		upTo := min(current, next+catchUpChunk)
+		chunk, err := s.readLog(ctx, next, upTo, current)
+		if err != nil {
+			return next, err
+		}
+		for _, re := range chunk {
+			for _, ev := range re.events {
+				if !w.matches(ev) {
+					continue
+				}
+				select {
+				case out <- ev:
+				case <-ctx.Done():
+					return next, ctx.Err()
+				case <-s.closing:
+					return next, ErrClosed
+				}
+			}
+		}
+		next = upTo
+	}
+}
+
+// readLog returns the change log's revisions in (after, upTo]. Every
+// revision in that range must be present; a gap means it was compacted.
+func (s *Store) readLog(ctx context.Context, after, upTo, current int64) ([]revEvents, error) {
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: logKey(after + 1), UpperBound: logKey(upTo + 1)})
+	if err != nil {
+		return nil, fmt.Errorf("store: read change log: %w", err)
+	}
+	defer it.Close()
+	if err := s.checkReadRevision(after, current); err != nil {
+		return nil, err
+	}
+	chunk := make([]revEvents, 0, upTo-after)
+	expect := after + 1
+	for valid := it.First(); valid; valid = it.Next() {
+		rev, ok := logKeyRevision(it.Key())
+		if !ok {
+			return nil, fmt.Errorf("store: change log key %x: %w", it.Key(), errCorruptRecord)
+		}
+		if rev != expect {
+			break
+		}
+		events, err := decodeLogRecord(rev, it.Value())
+		if err != nil {
+			return nil, err
+		}
+		chunk = append(chunk, revEvents{rev: rev, events: events})
+		expect++
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("store: read change log: %w", err)
+	}
+	if expect != upTo+1 {
+		// Only compaction removes log entries, and it raises compactRev
+		// before it does.
+		return nil, &CompactedError{Requested: after, CompactRevision: s.compactRev.Load(), CurrentRevision: current}
+	}
+	return chunk, nil
+}
+
+// revEvents are the events of one revision.
+type revEvents struct {
+	rev    int64
+	events []Event
+}
+
+// watcher is one Watch's state shared with the hub.
+type watcher struct {
+	prefix []byte
+	from   int64 // events at or before it are not delivered
+
+	mu     sync.Mutex
+	queue  []Event
+	err    error         // set when the hub cuts the watcher off
+	notify chan struct{} // capacity 1: "queue or err changed"
+}
+
+func (w *watcher) matches(ev Event) bool {
+	return ev.KV.ModRevision > w.from && bytes.HasPrefix(ev.KV.Key, w.prefix)
+}
+
+// enqueue adds the matching events of one revision, or reports that the
+// watcher is over its limit.
+func (w *watcher) enqueue(events []Event, limit int) bool {
+	w.mu.Lock()
+	added := false
+	for _, ev := range events {
+		if !w.matches(ev) {
+			continue
+		}
+		if len(w.queue) >= limit {
+			w.mu.Unlock()
+			return false
+		}
+		w.queue = append(w.queue, ev)
+		added = true
+	}
+	w.mu.Unlock()
+	if added {
+		w.signal()
+	}
+	return true
+}
+
+func (w *watcher) signal() {
+	select {
+	case w.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (w *watcher) cutOff(err error) {
+	w.mu.Lock()
+	w.err = err
+	w.queue = nil
+	w.mu.Unlock()
+	w.signal()
+}
+
+// take returns the pending events, or the error that ended the watcher.
+func (w *watcher) take() ([]Event, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return nil, w.err
+	}
+	q := w.queue
+	w.queue = nil
+	return q, nil
+}
+
+// hub fans published revisions out to registered watchers and keeps the
+// most recent revisions in a ring, so a watcher can go from catching up on
+// the log to live without a gap or a duplicate.
+type hub struct {
+	mu         sync.Mutex
+	rev        int64       // newest published revision
+	ring       []revEvents // the most recent revisions, oldest at ring[start]
+	start      int
+	watchers   map[*watcher]struct{}
+	queueLimit int
+	closedErr  error
+}
+
+func newHub(rev int64, ringSize, queueLimit int) *hub {
+	return &hub{
+		rev:        rev,
+		ring:       make([]revEvents, 0, ringSize),
+		watchers:   make(map[*watcher]struct{}),
+		queueLimit: queueLimit,
+	}
+}
+
+func (h *hub) publish(rev int64, events []Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.rev = rev
+	if len(h.ring) < cap(h.ring) {
+		h.ring = append(h.ring, revEvents{rev, events})
+	} else {
+		h.ring[h.start] = revEvents{rev, events}
+		h.start = (h.start + 1) % len(h.ring)
+	}
+	for w := range h.watchers {
+		if !w.enqueue(events, h.queueLimit) {
+			delete(h.watchers, w)
+			w.cutOff(ErrWatcherTooSlow)
+		}
+	}
+}
+
+func (h *hub) registerAtHead(w *watcher) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closedErr != nil {
+		return h.closedErr
+	}
+	w.from = h.rev
+	h.watchers[w] = struct{}{}
+	return nil
+}
+
+// register adds w, which has seen every revision up to next, if the ring
+// still holds every revision after next; otherwise w must catch up more.
+func (h *hub) register(w *watcher, next int64) (bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closedErr != nil {
+		return false, h.closedErr
+	}
+	if next < h.rev {
+		n := len(h.ring)
+		if n == 0 || h.ring[h.start].rev > next+1 {
+			return false, nil
+		}
+		for i := 0; i < n; i++ {
+			re := h.ring[(h.start+i)%n]
+			if re.rev > next && !w.enqueue(re.events, h.queueLimit) {
+				return false, ErrWatcherTooSlow
+			}
+		}
+	}
+	h.watchers[w] = struct{}{}
+	return true, nil
+}
+
+func (h *hub) unregister(w *watcher) {
+	h.mu.Lock()
+	delete(h.watchers, w)
+	h.mu.Unlock()
+}
+
+func (h *hub) close(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closedErr = err
+	for w := range h.watchers {
+		w.cutOff(err)
+	}
+	clear(h.watchers)
+}
