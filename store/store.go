@@ -29,7 +29,10 @@ type Store struct {
 
 	requests chan *txnRequest
 	pipeline chan *pendingTxn
-	hub      *hub
+	// pipelineDone is closed when the syncer has answered every Txn the
+	// committer took, after Close.
+	pipelineDone chan struct{}
+	hub          *hub
 
 	compactMu sync.Mutex // one compaction at a time; held by Close too
 
@@ -73,12 +76,13 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: not a readable store (corrupt or foreign files): %w", cfg.Path, err)
 	}
 	s := &Store{
-		cfg:      cfg,
-		db:       db,
-		lock:     lock,
-		requests: make(chan *txnRequest, 1024),
-		pipeline: make(chan *pendingTxn, 4096),
-		closing:  make(chan struct{}),
+		cfg:          cfg,
+		db:           db,
+		lock:         lock,
+		requests:     make(chan *txnRequest, 1024),
+		pipeline:     make(chan *pendingTxn, 4096),
+		pipelineDone: make(chan struct{}),
+		closing:      make(chan struct{}),
 	}
 	if err := s.recover(); err != nil {
 		db.Close()

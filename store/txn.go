@@ -40,6 +40,9 @@ func (s *Store) Txn(ctx context.Context, t Txn) (TxnResponse, error) {
 	if errp := s.failed.Load(); errp != nil {
 		return TxnResponse{}, *errp
 	}
+	if err := s.checkOpen(); err != nil {
+		return TxnResponse{}, err
+	}
 	req := &txnRequest{txn: t, done: make(chan txnResult, 1)}
 	select {
 	case s.requests <- req:
@@ -53,6 +56,15 @@ func (s *Store) Txn(ctx context.Context, t Txn) (TxnResponse, error) {
 		return r.resp, r.err
 	case <-ctx.Done():
 		return TxnResponse{}, fmt.Errorf("%w: %w", ErrOutcomeUnknown, ctx.Err())
+	case <-s.pipelineDone:
+		// The syncer has answered every Txn the committer took; one that
+		// is still unanswered was never taken.
+		select {
+		case r := <-req.done:
+			return r.resp, r.err
+		default:
+			return TxnResponse{}, ErrClosed
+		}
 	}
 }
 
@@ -268,6 +280,7 @@ func (s *Store) fail(err error) error {
 // so no caller learns of a state that is not yet durable.
 func (s *Store) syncLoop() {
 	defer s.wg.Done()
+	defer close(s.pipelineDone)
 	for p := range s.pipeline {
 		if p.batch != nil {
 			var err error

@@ -47,6 +47,11 @@ func (s *Store) Watch(ctx context.Context, prefix []byte, fromRevision int64) (*
 	if c := s.compactRev.Load(); fromRevision != 0 && fromRevision < c {
 		return nil, &CompactedError{Requested: fromRevision, CompactRevision: c, CurrentRevision: s.rev.Load()}
 	}
+	if fromRevision == 0 {
+		// "Now" is the revision at this call, not when the goroutine
+		// below gets to run.
+		fromRevision = s.rev.Load()
+	}
 	w := &watcher{
 		prefix: bytes.Clone(prefix),
 		from:   fromRevision,
@@ -65,24 +70,17 @@ func (s *Store) Watch(ctx context.Context, prefix []byte, fromRevision int64) (*
 }
 
 func (s *Store) runWatch(ctx context.Context, w *watcher, out chan<- Event) error {
-	if w.from == 0 {
-		if err := s.hub.registerAtHead(w); err != nil {
+	for next := w.from; ; { // next: the last revision covered
+		var err error
+		if next, err = s.catchUp(ctx, w, next, out); err != nil {
 			return err
 		}
-	} else {
-		next := w.from // last revision delivered
-		for {
-			var err error
-			if next, err = s.catchUp(ctx, w, next, out); err != nil {
-				return err
-			}
-			registered, err := s.hub.register(w, next)
-			if err != nil {
-				return err
-			}
-			if registered {
-				break
-			}
+		registered, err := s.hub.register(w, next)
+		if err != nil {
+			return err
+		}
+		if registered {
+			break
 		}
 	}
 	defer s.hub.unregister(w)
@@ -299,17 +297,6 @@ func (h *hub) publish(rev int64, events []Event) {
 			w.cutOff(ErrWatcherTooSlow)
 		}
 	}
-}
-
-func (h *hub) registerAtHead(w *watcher) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closedErr != nil {
-		return h.closedErr
-	}
-	w.from = h.rev
-	h.watchers[w] = struct{}{}
-	return nil
 }
 
 // register adds w, which has seen every revision up to next, if the ring
