@@ -87,13 +87,13 @@ func (s *Store) compactKeysWritten(after, upTo, rev int64) error {
 	keys := make(map[string]struct{})
 	for valid := logIt.First(); valid; valid = logIt.Next() {
 		r, _ := logKeyRevision(logIt.Key())
-		events, err := decodeLogRecord(r, logIt.Value())
+		changes, err := decodeLogRecord(r, logIt.Value())
 		if err != nil {
 			logIt.Close()
 			return err
 		}
-		for _, ev := range events {
-			keys[string(ev.KV.Key)] = struct{}{}
+		for _, c := range changes {
+			keys[string(c.key)] = struct{}{}
 		}
 	}
 	if err := errors.Join(logIt.Error(), logIt.Close()); err != nil {

@@ -9,24 +9,26 @@
 //
 // # Write path
 //
-// Txn is the only way to write. Every Txn is evaluated by one committer
-// goroutine, in arrival order, against the newest state; it gets the next
-// revision and is applied to Pebble as one batch. A separate syncer goroutine
-// waits, in the same order, for the batch's WAL fsync; only then is the
-// revision made visible to readers, the change published to watchers and the
-// caller answered. Pebble coalesces the fsyncs of batches that wait together,
-// so throughput grows with the number of concurrent writers (group commit)
-// while one writer still pays a single fsync.
+// Txn is the only way to write. One committer goroutine takes the Txns
+// waiting in the queue as a group, evaluates them in arrival order against an
+// in-memory index of every live key's revisions (etcd keeps the same), gives
+// each changing Txn the next revision, and builds one Pebble batch for the
+// group. An applier goroutine applies the batch to Pebble without waiting
+// for its fsync while the committer evaluates the next group; a syncer
+// goroutine waits, in the same order, for each group's WAL fsync. Only then
+// is a revision made visible to readers, its changes published to watchers
+// and its caller answered. A lone writer makes groups of one and pays one
+// fsync; many writers share fsyncs (group commit).
 //
-//	caller ──Txn──▶ queue ──▶ committer ──apply──▶ Pebble (memtable + WAL)
-//	                              │
-//	                              ▼ (FIFO)
-//	                            syncer ──fsync done──▶ rev visible ─▶ watchers ─▶ caller
+//	caller ──Txn──▶ queue ──▶ committer ──group──▶ applier ──▶ Pebble (memtable + WAL)
+//	                                                  │
+//	                                                  ▼ (FIFO)
+//	                          caller ◀── watchers ◀── syncer (fsync done: revision visible)
 //
 // # Layout in Pebble
 //
 //	m<name>                          metadata: format, compact, compacting
-//	r<rev:8 BE>                      change log: the events of revision rev
+//	r<rev:8 BE>                      change log: what changed at rev (keys, not values)
 //	v<escaped key>\x00\x01<^rev:8 BE> one version of key, newest first
 //
 // Readers never see a version newer than the last synced revision, so an

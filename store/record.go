@@ -54,10 +54,12 @@ func decodeVersionRecord(b []byte) (versionRecord, error) {
 
 // A log record is the Pebble value of a change-log key:
 //
-//	unixNanos:uvarint | count:uvarint | count × event
-//	event = type:1 | keyLen:uvarint | key | createRev:uvarint | version:uvarint | valueLen:uvarint | value
+//	unixNanos:uvarint | count:uvarint | count × (type:1 | keyLen:uvarint | key)
 //
-// The revision is the log key's; a delete event stores the deleted value.
+// It names what changed, not the values: a put's value is the version at the
+// log's revision, and a delete's last value is the key's newest version
+// before it — which compaction keeps for every retained revision. Storing
+// values once halves what each write costs Pebble.
 func appendLogRecord(dst []byte, unixNanos int64, events []Event) []byte {
 	dst = binary.AppendUvarint(dst, uint64(unixNanos))
 	dst = binary.AppendUvarint(dst, uint64(len(events)))
@@ -65,10 +67,6 @@ func appendLogRecord(dst []byte, unixNanos int64, events []Event) []byte {
 		dst = append(dst, byte(ev.Type))
 		dst = binary.AppendUvarint(dst, uint64(len(ev.KV.Key)))
 		dst = append(dst, ev.KV.Key...)
-		dst = binary.AppendUvarint(dst, uint64(ev.KV.CreateRevision))
-		dst = binary.AppendUvarint(dst, uint64(ev.KV.Version))
-		dst = binary.AppendUvarint(dst, uint64(len(ev.KV.Value)))
-		dst = append(dst, ev.KV.Value...)
 	}
 	return dst
 }
@@ -82,33 +80,33 @@ func decodeLogTime(b []byte) (int64, error) {
 	return int64(t), nil
 }
 
-// decodeLogRecord decodes the events of revision rev. Keys and values are
-// copied, so the result outlives b.
-func decodeLogRecord(rev int64, b []byte) ([]Event, error) {
+// logChange is one entry of a log record.
+type logChange struct {
+	typ EventType
+	key []byte
+}
+
+// decodeLogRecord decodes the changes of revision rev. Keys are copied, so
+// the result outlives b.
+func decodeLogRecord(rev int64, b []byte) ([]logChange, error) {
 	r := recordReader{b: b}
 	r.uvarint() // time
 	count := r.uvarint()
 	if r.err != nil || count > uint64(len(b)) {
 		return nil, fmt.Errorf("store: log record %d: %w", rev, errCorruptRecord)
 	}
-	events := make([]Event, 0, count)
+	changes := make([]logChange, 0, count)
 	for i := uint64(0); i < count; i++ {
-		var ev Event
-		ev.Type = EventType(r.byte())
-		ev.KV.Key = r.bytes()
-		ev.KV.CreateRevision = int64(r.uvarint())
-		ev.KV.Version = int64(r.uvarint())
-		ev.KV.Value = r.bytes()
-		ev.KV.ModRevision = rev
-		if ev.Type != EventPut && ev.Type != EventDelete {
+		c := logChange{typ: EventType(r.byte()), key: r.bytes()}
+		if c.typ != EventPut && c.typ != EventDelete {
 			r.err = errCorruptRecord
 		}
 		if r.err != nil {
-			return nil, fmt.Errorf("store: log record %d event %d: %w", rev, i, errCorruptRecord)
+			return nil, fmt.Errorf("store: log record %d change %d: %w", rev, i, errCorruptRecord)
 		}
-		events = append(events, ev)
+		changes = append(changes, c)
 	}
-	return events, nil
+	return changes, nil
 }
 
 type recordReader struct {

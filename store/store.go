@@ -24,11 +24,15 @@ type Store struct {
 	// compactRev is the oldest revision still readable (0: nothing
 	// compacted). It is raised before any history is deleted.
 	compactRev atomic.Int64
+	// index holds every live key's revisions, for the committer's
+	// compares (etcd keeps the same in memory). Only the committer uses it
+	// after Open.
+	index map[string]keyMeta
 	// failed holds the first write error; once set, every Txn fails.
 	failed atomic.Pointer[error]
 
 	requests chan *txnRequest
-	pipeline chan *pendingTxn
+	pipeline chan *pendingGroup
 	// pipelineDone is closed when the syncer has answered every Txn the
 	// committer took, after Close.
 	pipelineDone chan struct{}
@@ -80,7 +84,7 @@ func Open(cfg Config) (*Store, error) {
 		db:           db,
 		lock:         lock,
 		requests:     make(chan *txnRequest, 1024),
-		pipeline:     make(chan *pendingTxn, 4096),
+		pipeline:     make(chan *pendingGroup, 64),
 		pipelineDone: make(chan struct{}),
 		closing:      make(chan struct{}),
 	}
@@ -142,7 +146,33 @@ func (s *Store) recover() error {
 			return fmt.Errorf("resume compaction to %d: %w", compacting, err)
 		}
 	}
-	return nil
+	return s.loadIndex()
+}
+
+// loadIndex builds the committer's index from the newest version of every
+// key.
+func (s *Store) loadIndex() error {
+	s.index = make(map[string]keyMeta)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixVersion}, UpperBound: []byte{prefixVersion + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for valid := it.First(); valid; {
+		part, rev, ok := splitVersionKey(it.Key())
+		if !ok {
+			return fmt.Errorf("version key %x: %w", it.Key(), errCorruptRecord)
+		}
+		rec, err := decodeVersionRecord(it.Value())
+		if err != nil {
+			return fmt.Errorf("key %q: %w", unescapeKey(part), err)
+		}
+		if !rec.tombstone {
+			s.index[string(unescapeKey(part))] = keyMeta{createRev: rec.createRevision, modRev: rev, version: rec.version}
+		}
+		valid = it.SeekGE(afterAllVersions(part))
+	}
+	return it.Error()
 }
 
 func (s *Store) isEmpty() (bool, error) {

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -20,15 +21,32 @@ type txnResult struct {
 	err  error
 }
 
-// pendingTxn is a Txn the committer has evaluated, and, if it changed
-// anything, applied to Pebble; the syncer completes it in order.
+// pendingTxn is a Txn the committer has evaluated; the syncer answers it.
 type pendingTxn struct {
 	req    *txnRequest
-	batch  *pebble.Batch // nil if nothing was written
-	rev    int64         // revision written, if batch != nil
+	rev    int64 // revision written; 0 if the Txn wrote nothing
 	events []Event
 	result txnResult
 }
+
+// pendingGroup is the Txns the committer evaluated together and applied as
+// one Pebble batch; the syncer completes groups in order.
+type pendingGroup struct {
+	batch *pebble.Batch // nil if no Txn of the group wrote anything
+	txns  []*pendingTxn
+	// writes is the newest state of every key the group wrote, which the
+	// next group reads while this one is still being applied.
+	writes map[string]keyState
+	// applied is closed once the batch is in Pebble (or failed).
+	applied chan struct{}
+}
+
+// Group limits: the committer takes every Txn already queued, up to these,
+// into one batch.
+const (
+	maxGroupTxns  = 256
+	maxGroupBytes = 4 << 20
+)
 
 // Txn applies t atomically if all its compares hold. It returns after the
 // write is durable. A failed compare returns a *CompareFailedError (matching
@@ -105,22 +123,48 @@ func (s *Store) validateTxn(t Txn) error {
 	return nil
 }
 
-// commitLoop is the committer: it evaluates Txns one at a time against the
-// newest state (including applied writes whose fsync is still pending),
-// applies each as one Pebble batch without waiting for its fsync, and hands
-// it to the syncer.
+// commitLoop is the committer. It takes the Txns waiting in the queue (at
+// least one, at most a group's limits), evaluates them in order against the
+// newest state — including applied writes whose fsync is still pending —
+// applies the group as one Pebble batch without waiting for its fsync, and
+// hands it to the syncer. A lone writer makes groups of one; many writers
+// make larger groups, which is what lets the store keep up with Pebble.
 func (s *Store) commitLoop() {
 	defer s.wg.Done()
-	defer close(s.pipeline)
-	applied := s.rev.Load() // newest revision applied to Pebble
+	toApply := make(chan *pendingGroup, 1)
+	s.wg.Add(1)
+	go s.applyLoop(toApply)
+	defer close(toApply)
+
+	applied := s.rev.Load() // newest revision evaluated
+	// prev is the group handed to the applier last; the one before it is
+	// always fully applied when a new group starts.
+	var prev *pendingGroup
+	var reqs []*txnRequest
 	for {
 		select {
 		case req := <-s.requests:
-			p := s.evaluate(req, applied)
-			if p.batch != nil {
-				applied = p.rev
+			reqs = append(reqs[:0], req)
+			size := txnSize(req.txn)
+		gather:
+			for len(reqs) < maxGroupTxns && size < maxGroupBytes {
+				select {
+				case req := <-s.requests:
+					reqs = append(reqs, req)
+					size += txnSize(req.txn)
+				default:
+					break gather
+				}
 			}
-			s.pipeline <- p
+			g := s.evaluateGroup(reqs, applied, prev)
+			for _, p := range g.txns {
+				applied = max(applied, p.rev)
+			}
+			if prev != nil {
+				<-prev.applied // at most one group in flight to Pebble
+			}
+			toApply <- g
+			prev = g
 		case <-s.closing:
 			for {
 				select {
@@ -134,43 +178,153 @@ func (s *Store) commitLoop() {
 	}
 }
 
+// applyLoop applies groups to Pebble in order, without waiting for their
+// fsync, and passes them on to the syncer.
+func (s *Store) applyLoop(groups <-chan *pendingGroup) {
+	defer s.wg.Done()
+	defer close(s.pipeline)
+	for g := range groups {
+		if g.batch != nil {
+			var err error
+			if s.failed.Load() != nil {
+				err = errors.New("an earlier write failed")
+			} else if s.cfg.NoSync {
+				err = s.db.Apply(g.batch, pebble.NoSync)
+			} else {
+				err = s.db.ApplyNoSyncWait(g.batch, pebble.Sync)
+			}
+			if err != nil {
+				g.batch.Close()
+				g.batch = nil
+				s.fail(fmt.Errorf("store: write: %w", err)) // the syncer fails the group's Txns
+			}
+		}
+		close(g.applied)
+		s.pipeline <- g
+	}
+}
+
+func txnSize(t Txn) int {
+	n := 0
+	for _, op := range t.Ops {
+		n += len(op.Key) + len(op.Value)
+	}
+	return n
+}
+
 // keyState is the newest version of a key as the committer sees it.
 type keyState struct {
 	live      bool
 	createRev int64
 	modRev    int64
 	version   int64
-	value     []byte
+	value     []byte // only in a group's writes
 }
 
-func (s *Store) evaluate(req *txnRequest, applied int64) *pendingTxn {
-	p := &pendingTxn{req: req}
-	if errp := s.failed.Load(); errp != nil {
-		p.result.err = *errp
-		return p
-	}
-	t := req.txn
-	states := make(map[string]keyState, len(t.Compares)+len(t.Ops))
-	var keyBuf []byte
-	lookup := func(key []byte) (keyState, error) {
-		if st, ok := states[string(key)]; ok {
-			return st, nil
-		}
-		keyBuf = versionKeyPrefix(keyBuf[:0], key)
-		st, err := s.newestVersion(keyBuf)
-		if err != nil {
-			return keyState{}, fmt.Errorf("store: txn: read %q: %w", key, err)
-		}
-		states[string(key)] = st
-		return st, nil
-	}
+// keyMeta is what the committer's index keeps of each live key.
+type keyMeta struct {
+	createRev, modRev, version int64
+}
 
-	for i, c := range t.Compares {
-		st, err := lookup(c.Key)
-		if err != nil {
-			p.result.err = err
-			return p
+// groupView answers the committer's reads for one group. Revisions come
+// from the index of live keys (updated Txn by Txn, so it includes every
+// earlier Txn); a deleted key's last value comes from the group's own
+// writes, the previous group's writes (which may still be on their way into
+// Pebble), or Pebble, which holds every group before those.
+type groupView struct {
+	s          *Store
+	writes     map[string]keyState // this group's writes
+	prevWrites map[string]keyState
+	keyBuf     []byte
+}
+
+func (v *groupView) lookup(key []byte) keyState {
+	m, ok := v.s.index[string(key)]
+	if !ok {
+		return keyState{}
+	}
+	return keyState{live: true, createRev: m.createRev, modRev: m.modRev, version: m.version}
+}
+
+// value returns the value of a live key's newest version st.
+func (v *groupView) value(key []byte, st keyState) ([]byte, error) {
+	for _, w := range []map[string]keyState{v.writes, v.prevWrites} {
+		if ws, ok := w[string(key)]; ok && ws.modRev == st.modRev {
+			return ws.value, nil
 		}
+	}
+	v.keyBuf = versionKey(v.keyBuf[:0], key, st.modRev)
+	b, closer, err := v.s.db.Get(v.keyBuf)
+	if err != nil {
+		return nil, fmt.Errorf("store: txn: read %q at %d: %w", key, st.modRev, err)
+	}
+	defer closer.Close()
+	rec, err := decodeVersionRecord(b)
+	if err != nil || rec.tombstone {
+		return nil, fmt.Errorf("store: txn: read %q at %d: %w", key, st.modRev, errCorruptRecord)
+	}
+	return bytes.Clone(rec.value), nil
+}
+
+func (s *Store) evaluateGroup(reqs []*txnRequest, applied int64, prev *pendingGroup) *pendingGroup {
+	g := &pendingGroup{txns: make([]*pendingTxn, len(reqs)), writes: make(map[string]keyState, len(reqs)), applied: make(chan struct{})}
+	txns := make([]pendingTxn, len(reqs))
+	for i, req := range reqs {
+		txns[i].req = req
+		g.txns[i] = &txns[i]
+	}
+	if errp := s.failed.Load(); errp != nil {
+		for _, p := range g.txns {
+			p.result.err = *errp
+		}
+		return g
+	}
+	view := &groupView{s: s, writes: g.writes}
+	if prev != nil {
+		view.prevWrites = prev.writes
+	}
+	var keyBuf, recBuf []byte // scratch: Batch.Set copies
+	now := s.cfg.Now().UnixNano()
+	for _, p := range g.txns {
+		s.evaluate(p, view, applied)
+		if p.result.err != nil || len(p.events) == 0 {
+			continue
+		}
+		rev := applied + 1
+		if g.batch == nil {
+			g.batch = s.db.NewBatch()
+		}
+		for _, ev := range p.events {
+			keyBuf = versionKey(keyBuf[:0], ev.KV.Key, rev)
+			key := string(ev.KV.Key)
+			if ev.Type == EventPut {
+				recBuf = appendVersionRecord(recBuf[:0], ev.KV.CreateRevision, ev.KV.Version, ev.KV.Value)
+				g.batch.Set(keyBuf, recBuf, nil)
+				s.index[key] = keyMeta{createRev: ev.KV.CreateRevision, modRev: rev, version: ev.KV.Version}
+				g.writes[key] = keyState{live: true, createRev: ev.KV.CreateRevision, modRev: rev, version: ev.KV.Version, value: ev.KV.Value}
+			} else {
+				g.batch.Set(keyBuf, tombstoneRecord, nil)
+				delete(s.index, key)
+				g.writes[key] = keyState{modRev: rev}
+			}
+		}
+		recBuf = appendLogRecord(recBuf[:0], now, p.events)
+		g.batch.Set(logKey(rev), recBuf, nil)
+		p.rev = rev
+		p.result.resp = TxnResponse{Revision: rev, Changed: true}
+		applied = rev
+	}
+	return g
+}
+
+// evaluate checks one Txn's compares and computes its events against the
+// view, which reflects every earlier Txn (applied is the newest revision).
+// It reads everything it needs before deciding, so a read error leaves no
+// part of the Txn behind.
+func (s *Store) evaluate(p *pendingTxn, view *groupView, applied int64) {
+	t := p.req.txn
+	for i, c := range t.Compares {
+		st := view.lookup(c.Key)
 		var actual int64
 		if st.live {
 			actual = st.modRev
@@ -180,87 +334,38 @@ func (s *Store) evaluate(req *txnRequest, applied int64) *pendingTxn {
 		}
 		if actual != c.Revision {
 			p.result.err = &CompareFailedError{Index: i, Compare: c, Actual: actual, Revision: applied}
-			return p
+			return
 		}
 	}
-
 	rev := applied + 1
-	var batch *pebble.Batch
+	p.events = make([]Event, 0, len(t.Ops))
 	for _, op := range t.Ops {
-		st, err := lookup(op.Key)
-		if err != nil {
-			p.result.err = err
-			return p
-		}
-		var ev Event
+		st := view.lookup(op.Key)
 		switch op.Type {
 		case OpPut:
 			createRev, version := rev, int64(1)
 			if st.live {
 				createRev, version = st.createRev, st.version+1
 			}
-			ev = Event{Type: EventPut, KV: KeyValue{Key: bytes.Clone(op.Key), Value: bytes.Clone(op.Value), CreateRevision: createRev, ModRevision: rev, Version: version}}
+			key, value := cloneKeyValue(op.Key, op.Value)
+			p.events = append(p.events, Event{Type: EventPut, KV: KeyValue{
+				Key: key, Value: value, CreateRevision: createRev, ModRevision: rev, Version: version}})
 		case OpDelete:
-			if !st.live {
-				continue
+			if st.live {
+				value, err := view.value(op.Key, st)
+				if err != nil {
+					p.result.err = err
+					p.events = nil
+					return
+				}
+				p.events = append(p.events, Event{Type: EventDelete, KV: KeyValue{
+					Key: bytes.Clone(op.Key), Value: value, CreateRevision: st.createRev, ModRevision: rev}})
 			}
-			ev = Event{Type: EventDelete, KV: KeyValue{Key: bytes.Clone(op.Key), Value: st.value, CreateRevision: st.createRev, ModRevision: rev}}
 		}
-		if batch == nil {
-			batch = s.db.NewBatch()
-		}
-		keyBuf = versionKey(keyBuf[:0], op.Key, rev)
-		if ev.Type == EventPut {
-			batch.Set(keyBuf, appendVersionRecord(nil, ev.KV.CreateRevision, ev.KV.Version, op.Value), nil)
-		} else {
-			batch.Set(keyBuf, tombstoneRecord, nil)
-		}
-		p.events = append(p.events, ev)
 	}
-	if batch == nil {
+	if len(p.events) == 0 {
 		p.result.resp = TxnResponse{Revision: applied}
-		return p
 	}
-	batch.Set(logKey(rev), appendLogRecord(nil, s.cfg.Now().UnixNano(), p.events), nil)
-	var err error
-	if s.cfg.NoSync {
-		err = s.db.Apply(batch, pebble.NoSync)
-	} else {
-		err = s.db.ApplyNoSyncWait(batch, pebble.Sync)
-	}
-	if err != nil {
-		batch.Close()
-		err = s.fail(fmt.Errorf("store: write revision %d: %w", rev, err))
-		p.result.err = err
-		p.events = nil
-		return p
-	}
-	p.batch, p.rev = batch, rev
-	p.result.resp = TxnResponse{Revision: rev, Changed: true}
-	return p
-}
-
-// newestVersion reads the newest version of the key whose version-key
-// prefix is prefix, including writes not yet synced (only the committer may
-// call it).
-func (s *Store) newestVersion(prefix []byte) (keyState, error) {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: successor(prefix)})
-	if err != nil {
-		return keyState{}, err
-	}
-	defer it.Close()
-	if !it.First() {
-		return keyState{}, it.Error()
-	}
-	_, modRev, _ := splitVersionKey(it.Key())
-	rec, err := decodeVersionRecord(it.Value())
-	if err != nil {
-		return keyState{}, err
-	}
-	if rec.tombstone {
-		return keyState{}, nil
-	}
-	return keyState{live: true, createRev: rec.createRevision, modRev: modRev, version: rec.version, value: bytes.Clone(rec.value)}, nil
 }
 
 // fail records the store's first write error. After it the store refuses
@@ -274,33 +379,42 @@ func (s *Store) fail(err error) error {
 	return *s.failed.Load()
 }
 
-// syncLoop completes pending Txns in revision order: it waits for each
-// batch's fsync, then makes its revision visible, publishes its events and
-// answers its caller. A Txn that wrote nothing is answered in the same order,
-// so no caller learns of a state that is not yet durable.
+// syncLoop completes groups in order: it waits for each group's fsync,
+// then, Txn by Txn, makes its revision visible, publishes its events and
+// answers its caller. A Txn that wrote nothing is answered in the same
+// order, so no caller learns of a state that is not yet durable.
 func (s *Store) syncLoop() {
 	defer s.wg.Done()
 	defer close(s.pipelineDone)
-	for p := range s.pipeline {
-		if p.batch != nil {
-			var err error
+	for g := range s.pipeline {
+		if g.batch != nil {
 			if !s.cfg.NoSync {
-				err = p.batch.SyncWait()
+				if err := g.batch.SyncWait(); err != nil {
+					s.fail(fmt.Errorf("store: sync: %w", err))
+				}
 			}
-			p.batch.Close()
-			if err != nil {
-				p.result = txnResult{err: s.fail(fmt.Errorf("store: sync revision %d: %w", p.rev, err))}
+			g.batch.Close()
+		}
+		for _, p := range g.txns {
+			if errp := s.failed.Load(); errp != nil && p.result.err == nil {
+				// This group's or an earlier group's write failed after this
+				// Txn was evaluated against it: it cannot be acknowledged.
+				p.result = txnResult{err: *errp}
 			}
+			if p.result.err == nil && p.rev > 0 {
+				s.rev.Store(p.rev)
+				s.hub.publish(p.rev, p.events)
+			}
+			p.req.done <- p.result
 		}
-		if errp := s.failed.Load(); errp != nil && p.result.err == nil {
-			// An earlier write failed after this Txn was evaluated against
-			// it: this one cannot be acknowledged either.
-			p.result = txnResult{err: *errp}
-		}
-		if p.result.err == nil && p.batch != nil {
-			s.rev.Store(p.rev)
-			s.hub.publish(p.rev, p.events)
-		}
-		p.req.done <- p.result
 	}
+}
+
+// cloneKeyValue copies a key and value into one allocation: events outlive
+// the caller's slices.
+func cloneKeyValue(key, value []byte) ([]byte, []byte) {
+	b := make([]byte, len(key)+len(value))
+	n := copy(b, key)
+	copy(b[n:], value)
+	return b[:n:n], b[n:]
 }

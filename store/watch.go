@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -149,35 +150,64 @@ func (s *Store) catchUp(ctx context.Context, w *watcher, next int64, out chan<- 
 	}
 }
 
-// readLog returns the change log's revisions in (after, upTo]. Every
-// revision in that range must be present; a gap means it was compacted.
+// readLog returns the events of the revisions in (after, upTo]. Every
+// revision in that range must be in the log; a gap means it was compacted.
 func (s *Store) readLog(ctx context.Context, after, upTo, current int64) ([]revEvents, error) {
-	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: logKey(after + 1), UpperBound: logKey(upTo + 1)})
+	logIt, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: logKey(after + 1), UpperBound: logKey(upTo + 1)})
 	if err != nil {
 		return nil, fmt.Errorf("store: read change log: %w", err)
 	}
-	defer it.Close()
+	defer logIt.Close()
+	verIt, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: []byte{prefixVersion}, UpperBound: []byte{prefixVersion + 1}})
+	if err != nil {
+		return nil, fmt.Errorf("store: read change log: %w", err)
+	}
+	defer verIt.Close()
 	if err := s.checkReadRevision(after, current); err != nil {
 		return nil, err
 	}
 	chunk := make([]revEvents, 0, upTo-after)
 	expect := after + 1
-	for valid := it.First(); valid; valid = it.Next() {
-		rev, ok := logKeyRevision(it.Key())
+	var seek []byte
+	for valid := logIt.First(); valid; valid = logIt.Next() {
+		rev, ok := logKeyRevision(logIt.Key())
 		if !ok {
-			return nil, fmt.Errorf("store: change log key %x: %w", it.Key(), errCorruptRecord)
+			return nil, fmt.Errorf("store: change log key %x: %w", logIt.Key(), errCorruptRecord)
 		}
 		if rev != expect {
 			break
 		}
-		events, err := decodeLogRecord(rev, it.Value())
+		changes, err := decodeLogRecord(rev, logIt.Value())
 		if err != nil {
 			return nil, err
+		}
+		events := make([]Event, len(changes))
+		for i, c := range changes {
+			// A put's version is at rev; a delete's last value is the
+			// newest version before rev.
+			at := rev
+			if c.typ == EventDelete {
+				at = rev - 1
+			}
+			seek = versionKey(seek[:0], c.key, at)
+			if !verIt.SeekGE(seek) || !bytes.HasPrefix(verIt.Key(), seek[:len(seek)-revisionLen]) {
+				return nil, fmt.Errorf("store: revision %d: no version of %q for its change: %w", rev, c.key, errCorruptRecord)
+			}
+			_, vrev, _ := splitVersionKey(verIt.Key())
+			rec, err := decodeVersionRecord(verIt.Value())
+			if err != nil || rec.tombstone || (c.typ == EventPut && vrev != rev) {
+				return nil, fmt.Errorf("store: revision %d: version of %q does not match its change: %w", rev, c.key, errCorruptRecord)
+			}
+			ev := Event{Type: c.typ, KV: KeyValue{Key: c.key, Value: bytes.Clone(rec.value), CreateRevision: rec.createRevision, ModRevision: rev}}
+			if c.typ == EventPut {
+				ev.KV.Version = rec.version
+			}
+			events[i] = ev
 		}
 		chunk = append(chunk, revEvents{rev: rev, events: events})
 		expect++
 	}
-	if err := it.Error(); err != nil {
+	if err := errors.Join(logIt.Error(), verIt.Error()); err != nil {
 		return nil, fmt.Errorf("store: read change log: %w", err)
 	}
 	if expect != upTo+1 {
