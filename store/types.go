@@ -21,6 +21,10 @@ type EventType uint8
 const (
 	EventPut EventType = iota + 1
 	EventDelete
+	// EventProgress is not a change: every change up to KV.ModRevision
+	// has been delivered (an answer to Watch.RequestProgress). Its Key is
+	// nil.
+	EventProgress
 )
 
 func (t EventType) String() string {
@@ -29,6 +33,8 @@ func (t EventType) String() string {
 		return "PUT"
 	case EventDelete:
 		return "DELETE"
+	case EventProgress:
+		return "PROGRESS"
 	}
 	return "UNKNOWN"
 }

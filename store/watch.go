@@ -18,7 +18,15 @@ import (
 type Watch struct {
 	events chan Event
 	err    error
+	w      *watcher
+	hub    *hub
 }
+
+// RequestProgress asks for an EventProgress carrying the newest revision up
+// to which every change has been delivered, as etcd's progress request: a
+// consumer learns how current it is although nothing under its prefix
+// changed. The event comes after every change up to that revision.
+func (w *Watch) RequestProgress() { w.hub.requestProgress(w.w) }
 
 // Events delivers every change in revision order, each exactly once. It is
 // closed when the watch ends.
@@ -34,10 +42,10 @@ func (w *Watch) Err() error { return w.err }
 const catchUpChunk = 1024
 
 // Watch streams every change to keys under prefix with a revision greater
-// than fromRevision, then live changes, until ctx ends. fromRevision 0
-// means "from now". A fromRevision older than the compaction point fails
-// with a *CompactedError (matching ErrCompacted): list again, then watch from
-// the list's revision.
+// than fromRevision, then live changes, until ctx ends. To watch from now,
+// pass Revision() (or the revision of a List). A fromRevision older than the
+// compaction point fails with a *CompactedError (matching ErrCompacted):
+// list again, then watch from the list's revision.
 func (s *Store) Watch(ctx context.Context, prefix []byte, fromRevision int64) (*Watch, error) {
 	if fromRevision < 0 {
 		return nil, invalidf("watch: negative revision %d", fromRevision)
@@ -45,20 +53,15 @@ func (s *Store) Watch(ctx context.Context, prefix []byte, fromRevision int64) (*
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
-	if c := s.compactRev.Load(); fromRevision != 0 && fromRevision < c {
+	if c := s.compactRev.Load(); fromRevision < c {
 		return nil, &CompactedError{Requested: fromRevision, CompactRevision: c, CurrentRevision: s.rev.Load()}
-	}
-	if fromRevision == 0 {
-		// "Now" is the revision at this call, not when the goroutine
-		// below gets to run.
-		fromRevision = s.rev.Load()
 	}
 	w := &watcher{
 		prefix: bytes.Clone(prefix),
 		from:   fromRevision,
 		notify: make(chan struct{}, 1),
 	}
-	out := &Watch{events: make(chan Event)}
+	out := &Watch{events: make(chan Event), w: w, hub: s.hub}
 	if !s.startWatchGoroutine() {
 		return nil, ErrClosed
 	}
@@ -233,6 +236,10 @@ type watcher struct {
 	queue  []Event
 	err    error         // set when the hub cuts the watcher off
 	notify chan struct{} // capacity 1: "queue or err changed"
+
+	// progressPending (guarded by the hub's mutex) is a progress request
+	// made while the watcher was catching up; it is answered on joining.
+	progressPending bool
 }
 
 func (w *watcher) matches(ev Event) bool {
@@ -350,7 +357,30 @@ func (h *hub) register(w *watcher, next int64) (bool, error) {
 		}
 	}
 	h.watchers[w] = struct{}{}
+	if w.progressPending {
+		w.progressPending = false
+		h.enqueueProgress(w)
+	}
 	return true, nil
+}
+
+// requestProgress queues a progress event for w: every revision up to
+// h.rev has already been queued for a registered watcher.
+func (h *hub) requestProgress(w *watcher) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, live := h.watchers[w]; !live {
+		w.progressPending = true
+		return
+	}
+	h.enqueueProgress(w)
+}
+
+func (h *hub) enqueueProgress(w *watcher) {
+	w.mu.Lock()
+	w.queue = append(w.queue, Event{Type: EventProgress, KV: KeyValue{ModRevision: h.rev}})
+	w.mu.Unlock()
+	w.signal()
 }
 
 func (h *hub) unregister(w *watcher) {

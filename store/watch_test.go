@@ -230,3 +230,59 @@ func TestWatchEnds(t *testing.T) {
 		t.Errorf("Watch(-1) = %v", err)
 	}
 }
+
+// TestWatchFromZero: revision 0 is "before the first write", so a watch
+// from 0 replays everything (a List of an empty store returns 0).
+func TestWatchFromZero(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := openTest(t, testConfig(t))
+	list, err := s.List(ctx, ListOptions{})
+	if err != nil || list.Revision != 0 {
+		t.Fatalf("List of an empty store = %d, %v", list.Revision, err)
+	}
+	mustPut(t, s, "k", "1") // between the List and the Watch
+	w, err := s.Watch(ctx, nil, list.Revision)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextEvent(t, w); ev.KV.ModRevision != 1 {
+		t.Fatalf("first event at %d, want 1", ev.KV.ModRevision)
+	}
+}
+
+func TestWatchRequestProgress(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := openTest(t, testConfig(t))
+	w, err := s.Watch(ctx, []byte("mine/"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, s, "mine/a", "1")  // 1
+	mustPut(t, s, "other/b", "1") // 2: not under the prefix
+	mustPut(t, s, "other/c", "1") // 3
+	if ev := nextEvent(t, w); ev.KV.ModRevision != 1 {
+		t.Fatalf("event at %d, want 1", ev.KV.ModRevision)
+	}
+	w.RequestProgress()
+	ev := nextEvent(t, w)
+	if ev.Type != EventProgress || ev.KV.ModRevision != 3 {
+		t.Fatalf("progress = %s at %d, want PROGRESS at 3", ev.Type, ev.KV.ModRevision)
+	}
+	// A request made while catching up is answered after the catch-up.
+	mustPut(t, s, "mine/d", "1") // 4
+	w2, err := s.Watch(ctx, []byte("mine/"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2.RequestProgress()
+	var got []string
+	for len(got) < 3 {
+		ev := nextEvent(t, w2)
+		got = append(got, fmt.Sprintf("%s@%d", ev.Type, ev.KV.ModRevision))
+	}
+	if diff := cmp.Diff([]string{"PUT@1", "PUT@4", "PROGRESS@4"}, got); diff != "" {
+		t.Fatalf("catch-up with a progress request (-want +got):\n%s", diff)
+	}
+}
