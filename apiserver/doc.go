@@ -1,0 +1,28 @@
+// Package apiserver serves wask.v1.ObjectService on top of the store: it is
+// the only door to the store and the only package that imports it.
+//
+// For every request it validates, admits, writes or reads the store, and
+// translates store errors into Connect codes (errors.go is the one place
+// where that happens). It owns:
+//
+//   - the kind registry (kinds.go): which kinds exist, which are namespaced,
+//     and their store keys: /registry/<plural>/<namespace>/<name>, or
+//     /registry/<plural>/<name> for the cluster-scoped kinds (Namespace,
+//     Node, Module);
+//   - the stored form of an object: the kind's message (not the Object
+//     wrapper) marshalled deterministically with metadata.revision cleared;
+//     the revision is the key's store ModRevision, filled in on every read;
+//   - validation (validate*.go), label and field selectors, Kubernetes
+//     quantities, list pagination tokens, watch translation and bookmarks,
+//     and the scheduler's Bind.
+//
+// Namespaces: an object may be created in a namespace only if its Namespace
+// object exists and is not terminating; "default" is the exception and is
+// always accepted, even before a Namespace "default" object exists. An empty
+// metadata.namespace of a namespaced kind means "default".
+//
+// It may import only api/wask/v1 and store of this module (deps_test.go at the
+// repository root enforces ARCHITECTURE.md's table). TLS, authentication,
+// metrics, health and reflection wrap the handler from outside: Handler takes
+// connect.HandlerOption values (e.g. interceptors) for that.
+package apiserver

@@ -1,0 +1,101 @@
+package apiserver
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/wask-dev/wask/api/wask/v1/waskv1connect"
+	"github.com/wask-dev/wask/store"
+)
+
+// Config configures a Server. Only Store is required.
+type Config struct {
+	// Store holds the objects. Required; the Server never closes it.
+	Store *store.Store
+	// Logger receives the server's logs. Default: slog.Default().
+	Logger *slog.Logger
+	// Now is the clock for creation and deletion timestamps and conditions.
+	// Default: time.Now.
+	Now func() time.Time
+	// Rand is the source of uids (random UUID v4). Default: crypto/rand.
+	Rand io.Reader
+	// BookmarkInterval is how often a watch with allow_bookmarks may get a
+	// BOOKMARK event. Default: 5 seconds.
+	BookmarkInterval time.Duration
+	// MaxBindings is the largest number of bindings one Bind accepts.
+	// Default: 1000.
+	MaxBindings int
+}
+
+// Server implements wask.v1.ObjectService on a store.
+type Server struct {
+	st               *store.Store
+	log              *slog.Logger
+	now              func() time.Time
+	bookmarkInterval time.Duration
+	maxBindings      int
+
+	randMu sync.Mutex // guards rand
+	rand   io.Reader
+}
+
+var _ waskv1connect.ObjectServiceHandler = (*Server)(nil)
+
+// New returns a Server for cfg.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("apiserver: config: Store is required")
+	}
+	s := &Server{
+		st:               cfg.Store,
+		log:              cfg.Logger,
+		now:              cfg.Now,
+		rand:             cfg.Rand,
+		bookmarkInterval: cfg.BookmarkInterval,
+		maxBindings:      cfg.MaxBindings,
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if s.bookmarkInterval <= 0 {
+		s.bookmarkInterval = 5 * time.Second
+	}
+	if s.maxBindings <= 0 {
+		s.maxBindings = 1000
+	}
+	return s, nil
+}
+
+// Handler returns the path to mount the ObjectService on and its handler.
+// opts (e.g. authentication interceptors, read limits) apply to every RPC.
+func (s *Server) Handler(opts ...connect.HandlerOption) (string, http.Handler) {
+	return waskv1connect.NewObjectServiceHandler(s, opts...)
+}
+
+// newUID returns a random UUID (version 4).
+func (s *Server) newUID() (string, error) {
+	var b [16]byte
+	s.randMu.Lock()
+	_, err := io.ReadFull(s.rand, b[:])
+	s.randMu.Unlock()
+	if err != nil {
+		return "", connect.NewError(connect.CodeInternal, fmt.Errorf("make uid: %w", err))
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
+}

@@ -1,0 +1,223 @@
+package apiserver
+
+import (
+	"context"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
+
+	waskv1 "github.com/wask-dev/wask/api/wask/v1"
+	"github.com/wask-dev/wask/store"
+)
+
+// Watch event types.
+const (
+	eventAdded    = "ADDED"
+	eventModified = "MODIFIED"
+	eventDeleted  = "DELETED"
+	eventBookmark = "BOOKMARK"
+)
+
+// Watch streams the changes to one kind's objects; see ObjectService.Watch.
+//
+// Selectors: a watch with a label or field selector keeps the set of keys
+// that currently match (seeded by a list at the start revision), so an
+// object that starts matching is sent as ADDED and one that stops matching
+// as DELETED (carrying its new state).
+//
+// Bookmarks: every bookmark interval the watch asks the store for progress;
+// the store answers, after every change up to revision r, that r is
+// complete, and a BOOKMARK carries r when it is newer than anything sent.
+func (s *Server) Watch(ctx context.Context, req *connect.Request[waskv1.WatchRequest], stream *connect.ServerStream[waskv1.WatchEvent]) error {
+	r := req.Msg
+	k, err := kindArg(r.GetKind())
+	if err != nil {
+		return err
+	}
+	ns := r.GetNamespace()
+	if !k.namespaced {
+		ns = ""
+	} else if ns != "" {
+		if why := checkDNSLabel(ns); why != "" {
+			return invalidArgument("namespace: %s", why)
+		}
+	}
+	f, err := parseFilter(k, r.GetLabelSelector(), r.GetFieldSelector())
+	if err != nil {
+		return err
+	}
+	from := s.st.Revision()
+	if r.GetRevision() != "" {
+		if from, err = parseRevision(r.GetRevision(), "revision"); err != nil {
+			return err
+		}
+		if cur := s.st.Revision(); from > cur {
+			return invalidArgument("revision: %d is in the future (current revision %d)", from, cur)
+		}
+	}
+	w := &watchStream{
+		server: s, kind: k, prefix: k.prefix(ns), filter: f, stream: stream,
+		sent: from,
+	}
+	if c := s.st.CompactRevision(); from < c {
+		return compactedError(from, c)
+	}
+	if !f.empty() {
+		if err := w.seed(ctx, from); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sw, err := s.st.Watch(ctx, []byte(w.prefix), from)
+	if err != nil {
+		return translate(err, "watch "+k.plural)
+	}
+	// Send the response headers now: a client's Watch call returns when
+	// they arrive, and then the watch is established (so "from now" means
+	// from before the call returned).
+	if err := stream.Send(nil); err != nil {
+		return err
+	}
+	var tick <-chan time.Time
+	if r.GetAllowBookmarks() {
+		t := time.NewTicker(s.bookmarkInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case ev, ok := <-sw.Events():
+			if !ok {
+				if ctx.Err() != nil {
+					return nil // the client went away
+				}
+				return translate(sw.Err(), "watch "+k.plural)
+			}
+			if err := w.handle(ev); err != nil {
+				return err
+			}
+		case <-tick:
+			sw.RequestProgress()
+		}
+	}
+}
+
+// watchStream is the state of one Watch call.
+type watchStream struct {
+	server *Server
+	kind   *kindInfo
+	prefix string
+	filter filter
+	stream *connect.ServerStream[waskv1.WatchEvent]
+	// matching holds the keys whose objects match the filter (only used
+	// with a non-empty filter).
+	matching map[string]bool
+	// sent is the revision of the last event or bookmark sent.
+	sent int64
+}
+
+// seed records which objects matched the filter at revision rev.
+func (w *watchStream) seed(ctx context.Context, rev int64) error {
+	w.matching = make(map[string]bool)
+	if rev == 0 {
+		return nil // nothing was written before revision 1
+	}
+	opts := store.ListOptions{Prefix: []byte(w.prefix), Revision: rev, Limit: listChunk}
+	for {
+		page, err := w.server.st.List(ctx, opts)
+		if err != nil {
+			return translate(err, "watch "+w.kind.plural+": read the state at the start revision")
+		}
+		for _, kv := range page.KVs {
+			m, err := w.kind.decodeKV(kv)
+			if err != nil {
+				return translate(err, "watch "+w.kind.plural)
+			}
+			if w.filter.matches(w.kind, m) {
+				w.matching[string(kv.Key)] = true
+			}
+			opts.After = kv.Key
+		}
+		if !page.More {
+			return nil
+		}
+	}
+}
+
+// handle translates one store event and sends it if the client must see it.
+func (w *watchStream) handle(ev store.Event) error {
+	rev := ev.KV.ModRevision
+	if ev.Type == store.EventProgress {
+		return w.bookmark(rev)
+	}
+	key := string(ev.KV.Key)
+	m, err := w.kind.decode(ev.KV.Value, rev)
+	if err != nil {
+		return translate(err, "watch "+w.kind.plural)
+	}
+	typ := w.eventType(ev, key, m)
+	if typ == "" {
+		return nil
+	}
+	if err := w.stream.Send(&waskv1.WatchEvent{Type: typ, Object: w.kind.wrap(m)}); err != nil {
+		return err
+	}
+	w.sent = rev
+	return nil
+}
+
+// eventType returns the type of the event the client sees, or "" if the
+// change is outside its selection.
+func (w *watchStream) eventType(ev store.Event, key string, m proto.Message) string {
+	if w.matching == nil {
+		switch {
+		case ev.Type == store.EventDelete:
+			return eventDeleted
+		case ev.KV.Version == 1:
+			return eventAdded
+		default:
+			return eventModified
+		}
+	}
+	was := w.matching[key]
+	if ev.Type == store.EventDelete {
+		delete(w.matching, key)
+		if was {
+			return eventDeleted
+		}
+		return ""
+	}
+	now := w.filter.matches(w.kind, m)
+	if now {
+		w.matching[key] = true
+	} else {
+		delete(w.matching, key)
+	}
+	switch {
+	case now && was:
+		return eventModified
+	case now:
+		return eventAdded
+	case was:
+		return eventDeleted
+	}
+	return ""
+}
+
+// bookmark sends a BOOKMARK at rev, up to which every change has been
+// delivered, if it is newer than anything sent.
+func (w *watchStream) bookmark(rev int64) error {
+	if rev <= w.sent {
+		return nil
+	}
+	m := w.kind.newMessage()
+	w.kind.setTypeMeta(m)
+	w.kind.meta(m).Revision = formatRevision(rev)
+	if err := w.stream.Send(&waskv1.WatchEvent{Type: eventBookmark, Object: w.kind.wrap(m)}); err != nil {
+		return err
+	}
+	w.sent = rev
+	return nil
+}
