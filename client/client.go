@@ -60,8 +60,8 @@ func New(cfg Config, opts ...connect.ClientOption) (*Client, error) {
 		transport.Protocols = &protocols
 	}
 	var rt http.RoundTripper = transport
-	if cfg.Token != "" {
-		rt = bearer{token: "Bearer " + cfg.Token, next: transport}
+	if cfg.Token != "" || cfg.NodeName != "" {
+		rt = bearer{token: "Bearer " + cfg.Token, node: cfg.NodeName, next: transport}
 	}
 	hc := &http.Client{Transport: rt}
 	base := u.Scheme + "://" + u.Host
@@ -75,15 +75,24 @@ func New(cfg Config, opts ...connect.ClientOption) (*Client, error) {
 // Server returns the base URL the client talks to.
 func (c *Client) Server() string { return c.server }
 
-// bearer adds the token to every request.
+// bearer adds the token (and a node's name) to every request.
 type bearer struct {
-	token string
-	next  http.RoundTripper
+	token, node string
+	next        http.RoundTripper
 }
+
+// nodeNameHeader is apiserver.NodeNameHeader (the client may not import
+// the apiserver).
+const nodeNameHeader = "Wask-Node-Name"
 
 func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", b.token)
+	if b.token != "Bearer " {
+		r.Header.Set("Authorization", b.token)
+	}
+	if b.node != "" {
+		r.Header.Set(nodeNameHeader, b.node)
+	}
 	return b.next.RoundTrip(r)
 }
 

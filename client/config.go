@@ -27,6 +27,9 @@ type Config struct {
 	CAData []byte `yaml:"-"`
 	// Token is the bearer token sent with every request.
 	Token string `yaml:"token"`
+	// NodeName, for a node's client, is sent in the Wask-Node-Name header:
+	// with the node join token it says which node is calling.
+	NodeName string `yaml:"nodeName,omitempty"`
 }
 
 // EnvConfig is the environment variable naming a client config file.

@@ -105,7 +105,10 @@ func listObjects(ctx context.Context, c *Client, kind string, opts ListOptions) 
 func Create[T proto.Message](ctx context.Context, c *Client, obj T) (T, error) {
 	return write(ctx, obj, func(o *waskv1.Object) (*waskv1.Object, error) {
 		resp, err := c.Objects.Create(ctx, connect.NewRequest(&waskv1.CreateRequest{Object: o}))
-		return resp.Msg.GetObject(), err
+		if err != nil {
+			return nil, err
+		}
+		return resp.Msg.GetObject(), nil
 	})
 }
 
@@ -114,7 +117,10 @@ func Create[T proto.Message](ctx context.Context, c *Client, obj T) (T, error) {
 func Update[T proto.Message](ctx context.Context, c *Client, obj T) (T, error) {
 	return write(ctx, obj, func(o *waskv1.Object) (*waskv1.Object, error) {
 		resp, err := c.Objects.Update(ctx, connect.NewRequest(&waskv1.UpdateRequest{Object: o}))
-		return resp.Msg.GetObject(), err
+		if err != nil {
+			return nil, err
+		}
+		return resp.Msg.GetObject(), nil
 	})
 }
 
@@ -123,7 +129,10 @@ func Update[T proto.Message](ctx context.Context, c *Client, obj T) (T, error) {
 func UpdateStatus[T proto.Message](ctx context.Context, c *Client, obj T) (T, error) {
 	return write(ctx, obj, func(o *waskv1.Object) (*waskv1.Object, error) {
 		resp, err := c.Objects.UpdateStatus(ctx, connect.NewRequest(&waskv1.UpdateStatusRequest{Object: o}))
-		return resp.Msg.GetObject(), err
+		if err != nil {
+			return nil, err
+		}
+		return resp.Msg.GetObject(), nil
 	})
 }
 
