@@ -83,8 +83,10 @@ func (r *recorder) add(s string) {
 
 func (r *recorder) handler() Handler {
 	return Handler{
-		OnAdd:    func(o *waskv1.Object) { r.add("add " + Key(o)) },
-		OnUpdate: func(old, o *waskv1.Object) { r.add("update " + Key(o) + " " + o.GetPod().GetMetadata().GetLabels()["v"]) },
+		OnAdd: func(o *waskv1.Object) { r.add("add " + Key(o)) },
+		OnUpdate: func(old, o *waskv1.Object) {
+			r.add("update " + Key(o) + " " + o.GetPod().GetMetadata().GetLabels()["v"])
+		},
 		OnDelete: func(o *waskv1.Object) { r.add("delete " + Key(o)) },
 	}
 }
