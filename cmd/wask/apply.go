@@ -133,6 +133,7 @@ func (e *env) applyOne(ctx context.Context, cl *client.Client, d document, names
 	ref := strings.ToLower(info.Kind) + "/" + md.GetName()
 	got, err := cl.Objects.Get(ctx, connect.NewRequest(&waskv1.GetRequest{Kind: info.Kind, Namespace: md.GetNamespace(), Name: md.GetName()}))
 	if connect.CodeOf(err) == connect.CodeNotFound {
+		setAnnotation(md, lastAppliedAnnotation, intentHash(d.obj))
 		if _, err := cl.Objects.Create(ctx, connect.NewRequest(&waskv1.CreateRequest{Object: d.obj})); err != nil {
 			return fmt.Errorf("create %s: %w", ref, err)
 		}
@@ -143,10 +144,12 @@ func (e *env) applyOne(ctx context.Context, cl *client.Client, d document, names
 		return fmt.Errorf("get %s: %w", ref, err)
 	}
 	current := got.Msg.GetObject()
-	if sameIntent(current, d.obj) {
+	applied := intentHash(d.obj)
+	if current.Metadata().GetAnnotations()[lastAppliedAnnotation] == applied || sameIntent(current, d.obj) {
 		fmt.Fprintf(e.stdout, "%s unchanged\n", ref)
 		return nil
 	}
+	setAnnotation(md, lastAppliedAnnotation, applied)
 	// Apply replaces what the manifest sets, conditional on the revision
 	// just read, so a concurrent change is reported, not overwritten.
 	md.Revision = current.Metadata().GetRevision()
@@ -155,6 +158,38 @@ func (e *env) applyOne(ctx context.Context, cl *client.Client, d document, names
 	}
 	fmt.Fprintf(e.stdout, "%s configured\n", ref)
 	return nil
+}
+
+// lastAppliedAnnotation records a hash of what the last apply set (labels,
+// annotations, spec), so re-applying an unchanged manifest is "unchanged"
+// although the server filled in defaults — as kubectl's
+// last-applied-configuration.
+const lastAppliedAnnotation = "wask.dev/last-applied"
+
+// intentHash hashes what a manifest sets.
+func intentHash(o *waskv1.Object) string {
+	md := o.Metadata()
+	ann := make(map[string]string, len(md.GetAnnotations()))
+	for k, v := range md.GetAnnotations() {
+		if k != lastAppliedAnnotation {
+			ann[k] = v
+		}
+	}
+	r := o.Unwrap().ProtoReflect()
+	var spec []byte
+	if fd := r.Descriptor().Fields().ByName("spec"); fd != nil && r.Has(fd) {
+		spec, _ = proto.MarshalOptions{Deterministic: true}.Marshal(r.Get(fd).Message().Interface())
+	}
+	meta, _ := proto.MarshalOptions{Deterministic: true}.Marshal(&waskv1.ObjectMeta{Labels: md.GetLabels(), Annotations: ann})
+	sum := sha256.Sum256(append(append(meta, 0xff), spec...))
+	return hex.EncodeToString(sum[:16])
+}
+
+func setAnnotation(md *waskv1.ObjectMeta, key, value string) {
+	if md.Annotations == nil {
+		md.Annotations = map[string]string{}
+	}
+	md.Annotations[key] = value
 }
 
 // sameIntent compares what a manifest sets — labels, annotations, spec —

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,9 +31,7 @@ type env struct {
 	configPath     string // --config
 }
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now}
 	root := newRoot(e)
 	root.SetArgs(args)
@@ -76,6 +71,9 @@ Exit codes: 0 success, 1 error, 2 wrong usage.`,
 		newGetCmd(e),
 		newApplyCmd(e),
 		newDeleteCmd(e),
+		newDescribeCmd(e),
+		newServerCmd(e),
+		newUpCmd(e),
 	)
 	return root
 }

@@ -178,3 +178,15 @@ func valueNode(v protoreflect.Value, fd protoreflect.FieldDescriptor) *yaml.Node
 		return scalar("!!int", strconv.FormatInt(v.Int(), 10))
 	}
 }
+
+// EncodeYAMLMessage writes any message (such as a spec) as YAML, in the
+// same form as objects.
+func EncodeYAMLMessage(m proto.Message) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(messageNode(m.ProtoReflect())); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), enc.Close()
+}
