@@ -230,7 +230,7 @@ type revEvents struct {
 // watcher is one Watch's state shared with the hub.
 type watcher struct {
 	prefix []byte
-	from   int64 // events at or before it are not delivered
+	from   int64 // events at or before it are not delivered; raised on registration
 
 	mu     sync.Mutex
 	queue  []Event
@@ -344,6 +344,12 @@ func (h *hub) register(w *watcher, next int64) (bool, error) {
 	if h.closedErr != nil {
 		return false, h.closedErr
 	}
+	// w has delivered everything up to next, possibly beyond h.rev (the
+	// syncer makes a revision readable before it publishes it here): from
+	// now on only later revisions are new to it.
+	w.mu.Lock()
+	w.from = max(w.from, next)
+	w.mu.Unlock()
 	if next < h.rev {
 		n := len(h.ring)
 		if n == 0 || h.ring[h.start].rev > next+1 {
