@@ -286,3 +286,21 @@ func TestWatchRequestProgress(t *testing.T) {
 		t.Fatalf("catch-up with a progress request (-want +got):\n%s", diff)
 	}
 }
+
+// TestHubRegisterAheadOfPublish replays the interleaving the fuzzer found:
+// a watcher catches up from the log to revision 1, which the syncer has made
+// readable but not yet published, and joins the hub; the publication of
+// revision 1 that follows must not reach it a second time.
+func TestHubRegisterAheadOfPublish(t *testing.T) {
+	h := newHub(0, 16, 100)
+	w := &watcher{notify: make(chan struct{}, 1)}
+	if ok, err := h.register(w, 1); !ok || err != nil {
+		t.Fatalf("register = %v, %v", ok, err)
+	}
+	h.publish(1, []Event{{Type: EventPut, KV: KeyValue{Key: []byte("k"), ModRevision: 1}}})
+	h.publish(2, []Event{{Type: EventPut, KV: KeyValue{Key: []byte("k"), ModRevision: 2}}})
+	got, err := w.take()
+	if err != nil || len(got) != 1 || got[0].KV.ModRevision != 2 {
+		t.Fatalf("queued %v, %v; want only revision 2", got, err)
+	}
+}
