@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	waskv1 "github.com/wask-dev/wask/api/wask/v1"
@@ -17,6 +18,21 @@ func (s *Server) Create(ctx context.Context, req *connect.Request[waskv1.CreateR
 	if err != nil {
 		return nil, err
 	}
+	if err := pushOnly(k, "create"); err != nil {
+		return nil, err
+	}
+	out, err := s.create(ctx, k, m, nil)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&waskv1.CreateResponse{Object: k.wrap(out)}), nil
+}
+
+// create stores m, a new object of kind k: it sets the server's metadata,
+// defaults, runs init (if not nil; it may set what a client may not, such as
+// the status Push computes), validates and writes. It returns the object as
+// stored.
+func (s *Server) create(ctx context.Context, k *kindInfo, m proto.Message, init func(proto.Message)) (proto.Message, error) {
 	now := s.now()
 	md := k.meta(m)
 	uid, err := s.newUID()
@@ -31,6 +47,9 @@ func (s *Server) Create(ctx context.Context, req *connect.Request[waskv1.CreateR
 	md.DeletionGracePeriodSeconds = nil
 	defaultSpec(m, now)
 	defaultCreate(k, m, now)
+	if init != nil {
+		init(m)
+	}
 	if err := validate(k, m); err != nil {
 		return nil, err
 	}
@@ -53,7 +72,7 @@ func (s *Server) Create(ctx context.Context, req *connect.Request[waskv1.CreateR
 		switch idx := failedCompare(err); {
 		case err == nil:
 			md.Revision = formatRevision(resp.Revision)
-			return connect.NewResponse(&waskv1.CreateResponse{Object: k.wrap(m)}), nil
+			return m, nil
 		case idx == 0:
 			return nil, alreadyExists(k, md.Namespace, md.Name)
 		case idx == 1 && attempt < maxWriteAttempts:

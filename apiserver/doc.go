@@ -1,5 +1,6 @@
-// Package apiserver serves wask.v1.ObjectService on top of the store: it is
-// the only door to the store and the only package that imports it.
+// Package apiserver serves wask.v1.ObjectService and wask.v1.ModuleService
+// on top of the store: it is the only door to the store and the only package
+// that imports it.
 //
 // For every request it validates, admits, writes or reads the store, and
 // translates store errors into Connect codes (errors.go is the one place
@@ -14,7 +15,13 @@
 //     the revision is the key's store ModRevision, filled in on every read;
 //   - validation (validate*.go), label and field selectors, Kubernetes
 //     quantities, list pagination tokens, watch translation and bookmarks,
-//     and the scheduler's Bind.
+//     and the scheduler's Bind;
+//   - module blobs (blobs.go, modules.go): Push writes the bytes to
+//     <ModuleDir>/sha256/<hex> (temp file, fsync, rename, fsync of the
+//     directory, so a blob is whole or absent), checks them with the
+//     injected Config.InspectModule, then records the Module object in the
+//     store. Only Push writes Modules. A blob without a Module (a crash
+//     between the two) is harmless and is reused by the next push.
 //
 // Namespaces: an object may be created in a namespace only if its Namespace
 // object exists and is not terminating; "default" is the exception and is
@@ -24,5 +31,6 @@
 // It may import only api/wask/v1 and store of this module (deps_test.go at the
 // repository root enforces ARCHITECTURE.md's table). TLS, authentication,
 // metrics, health and reflection wrap the handler from outside: Handler takes
-// connect.HandlerOption values (e.g. interceptors) for that.
+// connect.HandlerOption values (e.g. interceptors) for that, as does
+// ModuleHandler; HTTPHandler and Serve assemble the whole server.
 package apiserver

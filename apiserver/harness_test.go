@@ -47,7 +47,14 @@ func newTestServer(t *testing.T) *testServer {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(srv.Handler())
-	hs := httptest.NewUnstartedServer(mux)
+	url, hc := serveH2C(t, st, mux)
+	return &testServer{st: st, url: url, client: waskv1connect.NewObjectServiceClient(hc, url)}
+}
+
+// serveH2C serves h on loopback HTTP (HTTP/1.1 and h2c) until the test
+// ends, then closes st; the client it returns speaks h2c.
+func serveH2C(t *testing.T, st *store.Store, h http.Handler) (string, *http.Client) {
+	hs := httptest.NewUnstartedServer(h)
 	hs.Config.Protocols = new(http.Protocols)
 	hs.Config.Protocols.SetHTTP1(true)
 	hs.Config.Protocols.SetUnencryptedHTTP2(true)
@@ -62,11 +69,7 @@ func newTestServer(t *testing.T) *testServer {
 			t.Errorf("close store: %v", err)
 		}
 	})
-	return &testServer{
-		st:     st,
-		url:    hs.URL,
-		client: waskv1connect.NewObjectServiceClient(&http.Client{Transport: transport}, hs.URL),
-	}
+	return hs.URL, &http.Client{Transport: transport}
 }
 
 func ctxT(t *testing.T) context.Context {

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	waskv1 "github.com/wask-dev/wask/api/wask/v1"
 	"github.com/wask-dev/wask/api/wask/v1/waskv1connect"
 	"github.com/wask-dev/wask/store"
 )
@@ -33,15 +35,33 @@ type Config struct {
 	// MaxBindings is the largest number of bindings one Bind accepts.
 	// Default: 1000.
 	MaxBindings int
+
+	// ModuleDir is the directory of module blobs, kept content-addressed
+	// as <ModuleDir>/sha256/<64 hex digits> (see blobs.go). Required for
+	// ModuleService: while empty, Push and Pull fail with Unimplemented.
+	ModuleDir string
+	// InspectModule validates a module (compiles it) and describes it; its
+	// error message is returned to the pusher as InvalidArgument. The
+	// apiserver may not import wazero, so cmd/wask injects this (built on
+	// wasmlet/sandbox.Inspect). Nil: Push fails with FailedPrecondition.
+	InspectModule func(ctx context.Context, wasm []byte) (*waskv1.ModuleStatus, error)
+	// MaxModuleSize is the largest module Push accepts, in bytes; a larger
+	// declared size fails with ResourceExhausted. Default: 64 MiB.
+	MaxModuleSize int64
 }
 
-// Server implements wask.v1.ObjectService on a store.
+// Server implements wask.v1.ObjectService on a store, and
+// wask.v1.ModuleService (modules.go) on the store and a module directory.
 type Server struct {
 	st               *store.Store
 	log              *slog.Logger
 	now              func() time.Time
 	bookmarkInterval time.Duration
 	maxBindings      int
+
+	blobs         *blobStore // nil without Config.ModuleDir
+	inspectModule func(ctx context.Context, wasm []byte) (*waskv1.ModuleStatus, error)
+	maxModuleSize int64
 
 	randMu sync.Mutex // guards rand
 	rand   io.Reader
@@ -61,6 +81,8 @@ func New(cfg Config) (*Server, error) {
 		rand:             cfg.Rand,
 		bookmarkInterval: cfg.BookmarkInterval,
 		maxBindings:      cfg.MaxBindings,
+		inspectModule:    cfg.InspectModule,
+		maxModuleSize:    cfg.MaxModuleSize,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -76,6 +98,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.maxBindings <= 0 {
 		s.maxBindings = 1000
+	}
+	if cfg.ModuleDir != "" {
+		s.blobs = newBlobStore(cfg.ModuleDir)
+	}
+	if s.maxModuleSize <= 0 {
+		s.maxModuleSize = defaultMaxModuleSize
 	}
 	return s, nil
 }

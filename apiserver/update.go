@@ -17,6 +17,9 @@ func (s *Server) Update(ctx context.Context, req *connect.Request[waskv1.UpdateR
 	if err != nil {
 		return nil, err
 	}
+	if err := pushOnly(k, "update"); err != nil {
+		return nil, err
+	}
 	out, err := s.write(ctx, k, in, func(cur, next proto.Message) error {
 		return s.mergeUpdate(k, cur, next)
 	})
@@ -30,6 +33,9 @@ func (s *Server) Update(ctx context.Context, req *connect.Request[waskv1.UpdateR
 func (s *Server) UpdateStatus(ctx context.Context, req *connect.Request[waskv1.UpdateStatusRequest]) (*connect.Response[waskv1.UpdateStatusResponse], error) {
 	k, in, err := objectArg(req.Msg.GetObject())
 	if err != nil {
+		return nil, err
+	}
+	if err := pushOnly(k, "update the status of"); err != nil {
 		return nil, err
 	}
 	if k.statusField == nil {

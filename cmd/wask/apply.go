@@ -240,48 +240,13 @@ func (e *env) pushLocalModules(ctx context.Context, cl *client.Client, d documen
 		if !filepath.IsAbs(path) && d.file != "" {
 			path = filepath.Join(filepath.Dir(d.file), path)
 		}
-		digest, err := pushModule(ctx, cl, path, "")
+		m, err := pushModule(ctx, cl, path, "", nil)
 		if err != nil {
 			return fmt.Errorf("%s: module %s: %w", orStdin(d.file), spec.GetModule(), err)
 		}
-		spec.Module = digest
+		spec.Module = m.GetSpec().GetDigest()
 	}
 	return nil
-}
-
-// pushChunk is the size of one pushed chunk (the server takes at most 1 MiB).
-const pushChunk = 512 << 10
-
-// pushModule streams a .wasm file to the ModuleService and returns its
-// digest.
-func pushModule(ctx context.Context, cl *client.Client, path, name string) (string, error) {
-	wasm, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(wasm)
-	digest := "sha256:" + hex.EncodeToString(sum[:])
-	stream := cl.Modules.Push(ctx)
-	header := &waskv1.PushRequest{Msg: &waskv1.PushRequest_Header{Header: &waskv1.PushHeader{Name: name, Digest: digest, Size: int64(len(wasm))}}}
-	if err := stream.Send(header); err != nil {
-		_, rerr := stream.CloseAndReceive()
-		return "", firstErr(rerr, err)
-	}
-	for off := 0; off < len(wasm); off += pushChunk {
-		end := min(off+pushChunk, len(wasm))
-		if err := stream.Send(&waskv1.PushRequest{Msg: &waskv1.PushRequest_Chunk{Chunk: wasm[off:end]}}); err != nil {
-			_, rerr := stream.CloseAndReceive()
-			return "", firstErr(rerr, err)
-		}
-	}
-	resp, err := stream.CloseAndReceive()
-	if err != nil {
-		return "", err
-	}
-	if got := resp.Msg.GetModule().GetSpec().GetDigest(); got != digest {
-		return "", fmt.Errorf("server stored digest %s, want %s", got, digest)
-	}
-	return digest, nil
 }
 
 func firstErr(errs ...error) error {

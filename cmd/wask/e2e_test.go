@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,5 +153,60 @@ func TestCLIErrors(t *testing.T) {
 	nowhere := cli{t: t, config: cfg}
 	if _, errs, code := nowhere.run("", "get", "pods"); code != 1 || !strings.Contains(errs, "cannot reach the apiserver at https://127.0.0.1:1") {
 		t.Fatalf("unreachable server: exit %d, %q", code, errs)
+	}
+}
+
+func TestCLIPushAndApplyLocalModule(t *testing.T) {
+	c := startUp(t)
+	wasm, err := os.ReadFile(filepath.Join("..", "..", "wasmlet", "sandbox", "testdata", "reactor.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(wasm)
+	digest := "sha256:" + hex.EncodeToString(sum[:])
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "app.wasm"), wasm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	out := c.ok("", "push", filepath.Join(dir, "app.wasm"), "--name", "app")
+	if !strings.HasPrefix(out, "module/app pushed ("+digest+", ") {
+		t.Fatalf("push: %q", out)
+	}
+	if out := c.ok("", "get", "modules", "-o", "name"); out != "module/app\n" {
+		t.Fatalf("get modules: %q", out)
+	}
+	y := c.ok("", "get", "module", "app", "-o", "yaml")
+	if !strings.Contains(y, "digest: "+digest) || !strings.Contains(y, "http-reactor") {
+		t.Fatalf("get module -o yaml:\n%s", y)
+	}
+
+	// A manifest naming a local file pushes it and refers to its digest;
+	// the path is relative to the manifest.
+	manifest := filepath.Join(dir, "pod.yaml")
+	if err := os.WriteFile(manifest, []byte(strings.Replace(podManifest, "module: "+strings.Fields(podManifest[strings.Index(podManifest, "module: "):])[1], "module: ./app.wasm", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := c.ok("", "apply", "-f", manifest); out != "pod/hello created\n" {
+		t.Fatalf("apply: %q", out)
+	}
+	if out := c.ok("", "get", "pod", "hello", "-o", "yaml"); !strings.Contains(out, "  module: "+digest+"\n") {
+		t.Fatalf("the pod does not refer to the pushed module %s:\n%s", digest, out)
+	}
+	if out := c.ok("", "apply", "-f", manifest); out != "pod/hello unchanged\n" {
+		t.Fatalf("second apply: %q", out)
+	}
+
+	// Bytes that are not a module are refused, and nothing is recorded.
+	if err := os.WriteFile(filepath.Join(dir, "bad.wasm"), []byte("not wasm"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs, code := c.run("", "push", filepath.Join(dir, "bad.wasm"), "--name", "bad"); code != 1 || !strings.Contains(errs, "bad.wasm") {
+		t.Fatalf("push of a bad module: exit %d, %q", code, errs)
+	}
+	// The apply's push recorded the module under its digest too.
+	want := "module/app\nmodule/sha256-" + hex.EncodeToString(sum[:]) + "\n"
+	if out := c.ok("", "get", "modules", "-o", "name"); out != want {
+		t.Fatalf("get modules after a refused push: %q, want %q", out, want)
 	}
 }

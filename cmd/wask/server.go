@@ -16,6 +16,7 @@ import (
 
 	"github.com/wask-dev/wask/apiserver"
 	"github.com/wask-dev/wask/client"
+	"github.com/wask-dev/wask/internal/moduleinspect"
 	"github.com/wask-dev/wask/internal/pki"
 	"github.com/wask-dev/wask/internal/token"
 	"github.com/wask-dev/wask/store"
@@ -108,7 +109,12 @@ func (e *env) serve(ctx context.Context, o serverOptions) error {
 		return err
 	}
 	defer st.Close()
-	srv, err := apiserver.New(apiserver.Config{Store: st, Logger: log.With("component", "apiserver")})
+	srv, err := apiserver.New(apiserver.Config{
+		Store:         st,
+		Logger:        log.With("component", "apiserver"),
+		ModuleDir:     filepath.Join(o.dataDir, "modules"),
+		InspectModule: moduleinspect.Inspect,
+	})
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/wask-dev/wask/apiserver"
 	"github.com/wask-dev/wask/client"
+	"github.com/wask-dev/wask/internal/moduleinspect"
 	"github.com/wask-dev/wask/internal/pki"
 	"github.com/wask-dev/wask/internal/token"
 	"github.com/wask-dev/wask/store"
@@ -78,7 +79,12 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if err != nil {
 		t.Fatalf("testcluster: %v", err)
 	}
-	srv, err := apiserver.New(apiserver.Config{Store: st, Logger: logger})
+	srv, err := apiserver.New(apiserver.Config{
+		Store:         st,
+		Logger:        logger,
+		ModuleDir:     filepath.Join(dir, "modules"),
+		InspectModule: moduleinspect.Inspect,
+	})
 	if err != nil {
 		t.Fatalf("testcluster: %v", err)
 	}
