@@ -56,6 +56,11 @@ func reportLatencies(b *testing.B, prefix string, lat []time.Duration) {
 	b.ReportMetric(benchPercentileMs(lat, 99), prefix+"p99-ms")
 }
 
+// reportCPU reports the process CPU used since start per op.
+func reportCPU(b *testing.B, start time.Duration, ops int) {
+	b.ReportMetric(float64(processCPU(b)-start)/float64(time.Millisecond)/float64(ops), "cpu-ms/op")
+}
+
 // benchClients returns n admin clients of c: c.Client first, then new ones
 // (each with its own http.Transport, so its own HTTP/2 connection).
 func benchClients(b *testing.B, c *testcluster.Cluster, n int) []*client.Client {
@@ -288,6 +293,7 @@ func benchWatchFanout(b *testing.B, opts ...connect.ClientOption) {
 	fromCall := make([]time.Duration, 0, b.N*watchFanoutWatchers)
 	fromReturn := make([]time.Duration, 0, b.N*watchFanoutWatchers)
 	i := 0
+	cpu := processCPU(b)
 	for b.Loop() {
 		t0, t1, at := create(fmt.Sprintf("p-%d", i))
 		i++
@@ -296,6 +302,7 @@ func benchWatchFanout(b *testing.B, opts ...connect.ClientOption) {
 			fromReturn = append(fromReturn, max(0, a.Sub(t1)))
 		}
 	}
+	reportCPU(b, cpu, i)
 	reportLatencies(b, "", fromCall)
 	reportLatencies(b, "ret-", fromReturn)
 }
@@ -335,6 +342,7 @@ func BenchmarkList10kPods(b *testing.B) {
 			}
 			b.Run(name, func(b *testing.B) {
 				lat := make([]time.Duration, 0, 64)
+				cpu := processCPU(b)
 				for b.Loop() {
 					t0 := time.Now()
 					pods, _, err := client.List[*waskv1.Pod](ctx, cl, client.ListOptions{PageSize: pageSize})
@@ -346,6 +354,7 @@ func BenchmarkList10kPods(b *testing.B) {
 						b.Fatalf("list: got %d pods, want %d", len(pods), list10kPods)
 					}
 				}
+				reportCPU(b, cpu, len(lat))
 				reportLatencies(b, "", lat)
 			})
 		}

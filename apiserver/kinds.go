@@ -32,6 +32,8 @@ type kindInfo struct {
 	// For most kinds that is just `spec`; Endpoints and Event carry theirs
 	// at the top level.
 	specFields []protoreflect.FieldDescriptor
+	// typeMetaWire is api_version and kind, set, on the wire (wire.go).
+	typeMetaWire []byte
 }
 
 // kinds holds every kind by its name.
@@ -72,6 +74,7 @@ func newKindRegistry() map[string]*kindInfo {
 		if k.apiVersionField == nil || k.kindField == nil || k.metadataField == nil {
 			panic("apiserver: kind " + name + " lacks api_version, kind or metadata")
 		}
+		k.typeMetaWire = k.newTypeMetaWire()
 		reg[name] = k
 	}
 	return reg

@@ -54,18 +54,25 @@ func (s *Server) List(ctx context.Context, req *connect.Request[waskv1.ListReque
 	}
 	limit := int(r.GetLimit())
 	resp := &waskv1.ListResponse{}
+	// The items go out as the stored bytes spliced for the wire (wire.go),
+	// never decoded and re-encoded; only a selector needs them decoded.
+	var items []byte
+	count := 0
 	for {
 		opts.Limit = listChunk
 		if limit > 0 && f.empty() {
-			opts.Limit = limit - len(resp.Items)
+			opts.Limit = limit - count
 		}
 		page, err := s.st.List(ctx, opts)
 		if err != nil {
 			return nil, translate(err, "list "+k.plural)
 		}
 		opts.Revision = page.Revision // every chunk at the first one's revision
+		if items == nil && len(page.KVs) > 0 {
+			items = make([]byte, 0, len(page.KVs)*(len(page.KVs[0].Value)+64))
+		}
 		for _, kv := range page.KVs {
-			if limit > 0 && len(resp.Items) == limit {
+			if limit > 0 && count == limit {
 				// Full, and keys follow: the next page starts after the
 				// last key looked at.
 				resp.Continue = continueToken{Revision: page.Revision, Key: string(opts.After)}.encode()
@@ -75,21 +82,26 @@ func (s *Server) List(ctx context.Context, req *connect.Request[waskv1.ListReque
 			if !strings.HasPrefix(string(kv.Key), prefix) {
 				continue
 			}
-			m, err := k.decodeKV(kv)
-			if err != nil {
+			if !f.empty() {
+				m, err := k.decodeKV(kv)
+				if err != nil {
+					return nil, translate(err, "list "+k.plural)
+				}
+				if !f.matches(k, m) {
+					continue
+				}
+			}
+			if items, err = k.appendListItem(items, kv.Value, kv.ModRevision); err != nil {
 				return nil, translate(err, "list "+k.plural)
 			}
-			if f.matches(k, m) {
-				resp.Items = append(resp.Items, k.wrap(m))
-			}
+			count++
 		}
 		resp.Revision = formatRevision(page.Revision)
-		if resp.Continue != "" || !page.More {
-			return connect.NewResponse(resp), nil
-		}
-		if limit > 0 && len(resp.Items) == limit {
+		if resp.Continue == "" && page.More && limit > 0 && count == limit {
 			resp.Continue = continueToken{Revision: page.Revision, Key: string(opts.After)}.encode()
-			return connect.NewResponse(resp), nil
+		}
+		if resp.Continue != "" || !page.More {
+			return connect.NewResponse(preEncoded(resp, items)), nil
 		}
 	}
 }

@@ -28,8 +28,17 @@ import (
 	"github.com/wask-dev/wask/store"
 )
 
-// wasiModule is a C program of the shared WASI testsuite.
-var wasiModule = filepath.Join("..", "..", "shared", "testdata", "wasi-testsuite", "tests", "c", "testsuite", "wasm32-wasip1", "lseek.wasm")
+// wasiModule is a C program of the shared WASI testsuite, in the shared
+// folder next to the repository (or next to the folder of worktrees).
+var wasiModule = func() string {
+	rel := filepath.Join("shared", "testdata", "wasi-testsuite", "tests", "c", "testsuite", "wasm32-wasip1", "lseek.wasm")
+	for _, up := range []string{filepath.Join("..", ".."), filepath.Join("..", "..", "..")} {
+		if _, err := os.Stat(filepath.Join(up, rel)); err == nil {
+			return filepath.Join(up, rel)
+		}
+	}
+	return filepath.Join("..", "..", rel)
+}()
 
 type moduleServer struct {
 	*testServer

@@ -1,10 +1,12 @@
 package apiserver
 
 import (
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -26,6 +28,15 @@ var watchProcedure = waskv1connect.ObjectServiceWatchProcedure
 // compressMinBytes is the smallest response message the apiserver
 // compresses when the client accepts gzip.
 const compressMinBytes = 4 << 10
+
+// newFastGzipWriter returns a gzip writer at gzip.BestSpeed.
+func newFastGzipWriter() *gzip.Writer {
+	w, err := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+	if err != nil {
+		panic(err) // BestSpeed is a valid level
+	}
+	return w
+}
 
 // ServeConfig configures the apiserver's listener.
 type ServeConfig struct {
@@ -79,6 +90,13 @@ func (s *Server) HTTPHandler(cfg ServeConfig) (http.Handler, error) {
 		// gzip cost a third of the CPU of watch fan-out and a quarter of
 		// a List while saving little on small objects (apiserver/README.md).
 		connect.WithCompressMinBytes(compressMinBytes),
+		// Large responses (List pages) are still gzipped, at the fastest
+		// level: the default level cost a List of 10,000 pods ~30 ms of
+		// server CPU for a few percent more compression.
+		connect.WithCompression("gzip",
+			func() connect.Decompressor { return &gzip.Reader{} },
+			func() connect.Compressor { return newFastGzipWriter() },
+		),
 	}
 	mux := http.NewServeMux()
 	services := []string{waskv1connect.ObjectServiceName, waskv1connect.ModuleServiceName}

@@ -65,6 +65,11 @@ type Server struct {
 
 	randMu sync.Mutex // guards rand
 	rand   io.Reader
+
+	fanoutMu sync.Mutex                 // guards fanouts
+	fanouts  map[*kindInfo]*watchFanout // the shared watch fan-out of each kind being watched (fanout.go)
+	// watchQueueLimit is fanoutQueueLimit (smaller in tests).
+	watchQueueLimit int
 }
 
 var _ waskv1connect.ObjectServiceHandler = (*Server)(nil)
@@ -83,6 +88,8 @@ func New(cfg Config) (*Server, error) {
 		maxBindings:      cfg.MaxBindings,
 		inspectModule:    cfg.InspectModule,
 		maxModuleSize:    cfg.MaxModuleSize,
+		fanouts:          make(map[*kindInfo]*watchFanout),
+		watchQueueLimit:  fanoutQueueLimit,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -111,7 +118,7 @@ func New(cfg Config) (*Server, error) {
 // Handler returns the path to mount the ObjectService on and its handler.
 // opts (e.g. authentication interceptors, read limits) apply to every RPC.
 func (s *Server) Handler(opts ...connect.HandlerOption) (string, http.Handler) {
-	return waskv1connect.NewObjectServiceHandler(s, opts...)
+	return waskv1connect.NewObjectServiceHandler(s, append(jsonCodecs(), opts...)...)
 }
 
 // newUID returns a random UUID (version 4).

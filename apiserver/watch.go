@@ -68,12 +68,11 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[waskv1.WatchReq
 			return err
 		}
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sw, err := s.st.Watch(ctx, []byte(w.prefix), from)
+	fan, sub, err := s.subscribe(k, w.prefix, from)
 	if err != nil {
-		return translate(err, "watch "+k.plural)
+		return err
 	}
+	defer s.unsubscribe(fan, sub)
 	// Send the response headers now: a client's Watch call returns when
 	// they arrive, and then the watch is established (so "from now" means
 	// from before the call returned).
@@ -86,20 +85,25 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[waskv1.WatchReq
 		defer t.Stop()
 		tick = t.C
 	}
+	var buf []*fanoutEvent
 	for {
 		select {
-		case ev, ok := <-sw.Events():
-			if !ok {
-				if ctx.Err() != nil {
-					return nil // the client went away
+		case <-sub.notify:
+			events, err := sub.take(buf)
+			if err != nil {
+				return translate(err, "watch "+k.plural)
+			}
+			for i, e := range events {
+				if err := w.handle(e); err != nil {
+					return err
 				}
-				return translate(sw.Err(), "watch "+k.plural)
+				events[i] = nil // let the event go
 			}
-			if err := w.handle(ev); err != nil {
-				return err
-			}
+			buf = events
 		case <-tick:
-			sw.RequestProgress()
+			fan.requestProgress(sub)
+		case <-ctx.Done():
+			return nil // the client went away
 		}
 	}
 }
@@ -146,44 +150,41 @@ func (w *watchStream) seed(ctx context.Context, rev int64) error {
 	}
 }
 
-// handle translates one store event and sends it if the client must see it.
-func (w *watchStream) handle(ev store.Event) error {
-	rev := ev.KV.ModRevision
-	if ev.Type == store.EventProgress {
-		return w.bookmark(rev)
+// handle sends one event of the fan-out if the client must see it.
+func (w *watchStream) handle(e *fanoutEvent) error {
+	if e.progress {
+		return w.bookmark(e.rev)
 	}
-	key := string(ev.KV.Key)
-	m, err := w.kind.decode(ev.KV.Value, rev)
+	typ := e.natural()
+	if w.matching != nil {
+		var m proto.Message // a deletion's type does not depend on it
+		if !e.deleted {
+			var err error
+			if m, err = e.message(); err != nil {
+				return translate(err, "watch "+w.kind.plural)
+			}
+		}
+		if typ = w.eventType(e, m); typ == "" {
+			return nil
+		}
+	}
+	ev, err := e.send(typ)
 	if err != nil {
 		return translate(err, "watch "+w.kind.plural)
 	}
-	typ := w.eventType(ev, key, m)
-	if typ == "" {
-		return nil
-	}
-	if err := w.stream.Send(&waskv1.WatchEvent{Type: typ, Object: w.kind.wrap(m)}); err != nil {
+	if err := w.stream.Send(ev); err != nil {
 		return err
 	}
-	w.sent = rev
+	w.sent = e.rev
 	return nil
 }
 
-// eventType returns the type of the event the client sees, or "" if the
-// change is outside its selection.
-func (w *watchStream) eventType(ev store.Event, key string, m proto.Message) string {
-	if w.matching == nil {
-		switch {
-		case ev.Type == store.EventDelete:
-			return eventDeleted
-		case ev.KV.Version == 1:
-			return eventAdded
-		default:
-			return eventModified
-		}
-	}
-	was := w.matching[key]
-	if ev.Type == store.EventDelete {
-		delete(w.matching, key)
+// eventType returns the type of the event a client with a selector sees,
+// or "" if the change is outside its selection.
+func (w *watchStream) eventType(e *fanoutEvent, m proto.Message) string {
+	was := w.matching[e.key]
+	if e.deleted {
+		delete(w.matching, e.key)
 		if was {
 			return eventDeleted
 		}
@@ -191,9 +192,9 @@ func (w *watchStream) eventType(ev store.Event, key string, m proto.Message) str
 	}
 	now := w.filter.matches(w.kind, m)
 	if now {
-		w.matching[key] = true
+		w.matching[e.key] = true
 	} else {
-		delete(w.matching, key)
+		delete(w.matching, e.key)
 	}
 	switch {
 	case now && was:
