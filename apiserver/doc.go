@@ -16,6 +16,11 @@
 //   - validation (validate*.go), label and field selectors, Kubernetes
 //     quantities, list pagination tokens, watch translation and bookmarks,
 //     and the scheduler's Bind;
+//   - the watch fan-out (fanout.go): one store watch per watched kind,
+//     each change translated once for every Watch stream;
+//   - the wire form of stored objects (wire.go): List and Watch send the
+//     stored bytes with api_version, kind and metadata.revision spliced
+//     in, without decoding them;
 //   - module blobs (blobs.go, modules.go): Push writes the bytes to
 //     <ModuleDir>/sha256/<hex> (temp file, fsync, rename, fsync of the
 //     directory, so a blob is whole or absent), checks them with the
