@@ -214,25 +214,35 @@ func BenchmarkTxnPutVsPebble64(b *testing.B) {
 	db := openBenchPebble(b)
 	perRound := max(1, (b.N+pairs-1)/pairs)
 	var storeRates, pebbleRates []float64
+	var storeCPU, pebbleCPU time.Duration
 	b.ResetTimer()
 	for r := range pairs {
 		prefix := fmt.Sprintf("round%02d/", r)
+		cpu := processCPU(b)
 		d, err := runWriters(writers, perRound, storePut(s, prefix))
 		if err != nil {
 			b.Fatal(err)
 		}
 		storeRates = append(storeRates, float64(perRound)/d.Seconds())
+		storeCPU += processCPU(b) - cpu
+		cpu = processCPU(b)
 		d, err = runWriters(writers, perRound, pebbleSet(db, prefix))
 		if err != nil {
 			b.Fatal(err)
 		}
 		pebbleRates = append(pebbleRates, float64(perRound)/d.Seconds())
+		pebbleCPU += processCPU(b) - cpu
 	}
 	b.StopTimer()
 	sm, pm := median(storeRates), median(pebbleRates)
 	b.ReportMetric(sm, "store-writes/s")
 	b.ReportMetric(pm, "pebble-writes/s")
 	b.ReportMetric(sm/pm, "ratio")
+	// CPU per write (whole process, so including the background work the
+	// writes cause) hardly depends on what else the machine runs.
+	writes := float64(pairs * perRound)
+	b.ReportMetric(float64(storeCPU)/float64(time.Microsecond)/writes, "store-cpu-us/write")
+	b.ReportMetric(float64(pebbleCPU)/float64(time.Microsecond)/writes, "pebble-cpu-us/write")
 }
 
 // BenchmarkList10k measures one full List (no limit) of 10,000 keys under a

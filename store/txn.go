@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -15,6 +16,9 @@ type txnRequest struct {
 	txn  Txn
 	done chan txnResult // buffered: the syncer never blocks on a caller
 }
+
+// txnRequests recycles requests (and their channels) that were answered.
+var txnRequests = sync.Pool{New: func() any { return &txnRequest{done: make(chan txnResult, 1)} }}
 
 type txnResult struct {
 	resp TxnResponse
@@ -33,10 +37,7 @@ type pendingTxn struct {
 // one Pebble batch; the syncer completes groups in order.
 type pendingGroup struct {
 	batch *pebble.Batch // nil if no Txn of the group wrote anything
-	txns  []*pendingTxn
-	// writes is the newest state of every key the group wrote, which the
-	// next group reads while this one is still being applied.
-	writes map[string]keyState
+	txns  []*pendingTxn // the next group reads their events while this one is still being applied
 	// applied is closed once the batch is in Pebble (or failed).
 	applied chan struct{}
 }
@@ -61,7 +62,8 @@ func (s *Store) Txn(ctx context.Context, t Txn) (TxnResponse, error) {
 	if err := s.checkOpen(); err != nil {
 		return TxnResponse{}, err
 	}
-	req := &txnRequest{txn: t, done: make(chan txnResult, 1)}
+	req := txnRequests.Get().(*txnRequest)
+	req.txn = t
 	select {
 	case s.requests <- req:
 	case <-s.closing:
@@ -71,6 +73,8 @@ func (s *Store) Txn(ctx context.Context, t Txn) (TxnResponse, error) {
 	}
 	select {
 	case r := <-req.done:
+		req.txn = Txn{}
+		txnRequests.Put(req) // answered: nothing refers to it any more
 		return r.resp, r.err
 	case <-ctx.Done():
 		return TxnResponse{}, fmt.Errorf("%w: %w", ErrOutcomeUnknown, ctx.Err())
@@ -101,7 +105,10 @@ func (s *Store) validateTxn(t Txn) error {
 			return invalidf("txn compare %d (key %q): negative revision %d", i, c.Key, c.Revision)
 		}
 	}
-	seen := make(map[string]struct{}, len(t.Ops))
+	var seen map[string]struct{} // for large Txns; small ones compare pairs
+	if len(t.Ops) > 8 {
+		seen = make(map[string]struct{}, len(t.Ops))
+	}
 	for i, op := range t.Ops {
 		if err := s.checkKey(op.Key); err != nil {
 			return fmt.Errorf("txn op %d: %w", i, err)
@@ -115,10 +122,18 @@ func (s *Store) validateTxn(t Txn) error {
 		default:
 			return invalidf("txn op %d (key %q): unknown op type %d", i, op.Key, op.Type)
 		}
-		if _, dup := seen[string(op.Key)]; dup {
+		dup := false
+		if seen != nil {
+			_, dup = seen[string(op.Key)]
+			seen[string(op.Key)] = struct{}{}
+		} else {
+			for _, earlier := range t.Ops[:i] {
+				dup = dup || bytes.Equal(earlier.Key, op.Key)
+			}
+		}
+		if dup {
 			return invalidf("txn op %d: key %q is written twice in one txn", i, op.Key)
 		}
-		seen[string(op.Key)] = struct{}{}
 	}
 	return nil
 }
@@ -218,7 +233,6 @@ type keyState struct {
 	createRev int64
 	modRev    int64
 	version   int64
-	value     []byte // only in a group's writes
 }
 
 // keyMeta is what the committer's index keeps of each live key.
@@ -228,14 +242,13 @@ type keyMeta struct {
 
 // groupView answers the committer's reads for one group. Revisions come
 // from the index of live keys (updated Txn by Txn, so it includes every
-// earlier Txn); a deleted key's last value comes from the group's own
-// writes, the previous group's writes (which may still be on their way into
-// Pebble), or Pebble, which holds every group before those.
+// earlier Txn); a deleted key's last value comes from the events of the
+// group's own Txns, those of the previous group (which may still be on
+// their way into Pebble), or Pebble, which holds every group before those.
 type groupView struct {
-	s          *Store
-	writes     map[string]keyState // this group's writes
-	prevWrites map[string]keyState
-	keyBuf     []byte
+	s      *Store
+	groups [2]*pendingGroup // this group and the previous one (may be nil)
+	keyBuf []byte
 }
 
 func (v *groupView) lookup(key []byte) keyState {
@@ -248,9 +261,9 @@ func (v *groupView) lookup(key []byte) keyState {
 
 // value returns the value of a live key's newest version st.
 func (v *groupView) value(key []byte, st keyState) ([]byte, error) {
-	for _, w := range []map[string]keyState{v.writes, v.prevWrites} {
-		if ws, ok := w[string(key)]; ok && ws.modRev == st.modRev {
-			return ws.value, nil
+	for _, g := range v.groups {
+		if value, ok := g.putValue(key, st.modRev); ok {
+			return value, nil
 		}
 	}
 	v.keyBuf = versionKey(v.keyBuf[:0], key, st.modRev)
@@ -266,8 +279,29 @@ func (v *groupView) value(key []byte, st keyState) ([]byte, error) {
 	return bytes.Clone(rec.value), nil
 }
 
+// putValue returns the value the group's Txn at revision rev put at key,
+// if the group wrote that revision. Groups are small and deletes of keys
+// written a moment ago are rare, so a scan beats keeping a map per group.
+func (g *pendingGroup) putValue(key []byte, rev int64) ([]byte, bool) {
+	if g == nil {
+		return nil, false
+	}
+	for _, p := range g.txns {
+		if p.rev != rev {
+			continue
+		}
+		for _, ev := range p.events {
+			if ev.Type == EventPut && bytes.Equal(ev.KV.Key, key) {
+				return ev.KV.Value, true
+			}
+		}
+		return nil, false
+	}
+	return nil, false
+}
+
 func (s *Store) evaluateGroup(reqs []*txnRequest, applied int64, prev *pendingGroup) *pendingGroup {
-	g := &pendingGroup{txns: make([]*pendingTxn, len(reqs)), writes: make(map[string]keyState, len(reqs)), applied: make(chan struct{})}
+	g := &pendingGroup{txns: make([]*pendingTxn, len(reqs)), applied: make(chan struct{})}
 	txns := make([]pendingTxn, len(reqs))
 	for i, req := range reqs {
 		txns[i].req = req
@@ -279,10 +313,7 @@ func (s *Store) evaluateGroup(reqs []*txnRequest, applied int64, prev *pendingGr
 		}
 		return g
 	}
-	view := &groupView{s: s, writes: g.writes}
-	if prev != nil {
-		view.prevWrites = prev.writes
-	}
+	view := &groupView{s: s, groups: [2]*pendingGroup{g, prev}}
 	var keyBuf, recBuf []byte // scratch: Batch.Set copies
 	now := s.cfg.Now().UnixNano()
 	for _, p := range g.txns {
@@ -301,11 +332,9 @@ func (s *Store) evaluateGroup(reqs []*txnRequest, applied int64, prev *pendingGr
 				recBuf = appendVersionRecord(recBuf[:0], ev.KV.CreateRevision, ev.KV.Version, ev.KV.Value)
 				g.batch.Set(keyBuf, recBuf, nil)
 				s.index[key] = keyMeta{createRev: ev.KV.CreateRevision, modRev: rev, version: ev.KV.Version}
-				g.writes[key] = keyState{live: true, createRev: ev.KV.CreateRevision, modRev: rev, version: ev.KV.Version, value: ev.KV.Value}
 			} else {
 				g.batch.Set(keyBuf, tombstoneRecord, nil)
 				delete(s.index, key)
-				g.writes[key] = keyState{modRev: rev}
 			}
 		}
 		recBuf = appendLogRecord(recBuf[:0], now, p.events)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -290,3 +291,21 @@ func kvStrings(kvs []KeyValue) []string {
 }
 
 var equateEmpty = cmpopts.EquateEmpty()
+
+// TestTxnDuplicateKeyLarge checks the duplicate-key check of Txns too big
+// for the pairwise comparison.
+func TestTxnDuplicateKeyLarge(t *testing.T) {
+	s := openTest(t, testConfig(t))
+	var ops []Op
+	for i := range 12 {
+		ops = append(ops, Put([]byte(fmt.Sprintf("k%d", i)), nil))
+	}
+	ops[11] = Delete([]byte("k3"))
+	_, err := s.Txn(context.Background(), Txn{Ops: ops})
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `txn op 11: key "k3" is written twice`) {
+		t.Fatalf("Txn error = %v", err)
+	}
+	if s.Revision() != 0 {
+		t.Fatalf("revision %d", s.Revision())
+	}
+}
