@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"iter"
 	"strings"
 	"sync"
 
@@ -114,6 +115,7 @@ func (e *fanoutEvent) send(typ string) (*waskv1.WatchEvent, error) {
 
 // fanoutSub is one stream's subscription.
 type fanoutSub struct {
+	conn   string // the connection the stream is on (the client's address)
 	prefix string // the stream's namespace (or kind) prefix
 	from   int64  // events at or before from are not for it
 	limit  int    // how many events may wait in queue
@@ -179,6 +181,56 @@ func (sub *fanoutSub) take(buf []*fanoutEvent) ([]*fanoutEvent, error) {
 	return q, nil
 }
 
+// subscribers is a fan-out's subscribers grouped by connection, so that a
+// change reaches the streams of one connection one after another: HTTP/2
+// then tends to write their frames to the socket together, in fewer
+// writes.
+type subscribers struct {
+	byConn map[string]map[*fanoutSub]struct{}
+	n      int
+}
+
+func (ss *subscribers) add(sub *fanoutSub) {
+	if ss.byConn == nil {
+		ss.byConn = make(map[string]map[*fanoutSub]struct{})
+	}
+	c := ss.byConn[sub.conn]
+	if c == nil {
+		c = make(map[*fanoutSub]struct{})
+		ss.byConn[sub.conn] = c
+	}
+	if _, ok := c[sub]; !ok {
+		c[sub] = struct{}{}
+		ss.n++
+	}
+}
+
+func (ss *subscribers) remove(sub *fanoutSub) {
+	c := ss.byConn[sub.conn]
+	if _, ok := c[sub]; !ok {
+		return
+	}
+	delete(c, sub)
+	ss.n--
+	if len(c) == 0 {
+		delete(ss.byConn, sub.conn)
+	}
+}
+
+// all yields every subscriber, connection by connection; the loop body may
+// remove the subscriber it is given.
+func (ss *subscribers) all() iter.Seq[*fanoutSub] {
+	return func(yield func(*fanoutSub) bool) {
+		for _, c := range ss.byConn {
+			for sub := range c {
+				if !yield(sub) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // watchFanout is one store watch fanned out to subscribers.
 type watchFanout struct {
 	k       *kindInfo
@@ -188,7 +240,7 @@ type watchFanout struct {
 	done    chan struct{} // closed when run has returned
 
 	mu   sync.Mutex
-	subs map[*fanoutSub]struct{}
+	subs subscribers
 	// rev: every change up to rev has been queued to every subscriber.
 	rev int64
 	// ring holds the most recent events (oldest at ring[start]); it has
@@ -211,11 +263,12 @@ func (s *Server) startFanout(k *kindInfo, prefix string, from int64, private boo
 	}
 	f := &watchFanout{
 		k: k, private: private, sw: sw, cancel: cancel, done: make(chan struct{}),
-		subs: map[*fanoutSub]struct{}{first: {}}, rev: from, covered: from,
+		rev: from, covered: from,
 	}
 	if !private {
 		f.ring = make([]*fanoutEvent, 0, fanoutRingSize)
 	}
+	f.subs.add(first)
 	go f.run(s)
 	return f, nil
 }
@@ -223,8 +276,8 @@ func (s *Server) startFanout(k *kindInfo, prefix string, from int64, private boo
 // subscribe returns a subscription to kind k's changes under prefix after
 // revision from: on the kind's shared fan-out if it can serve from,
 // otherwise on a private one.
-func (s *Server) subscribe(k *kindInfo, prefix string, from int64) (*watchFanout, *fanoutSub, error) {
-	sub := &fanoutSub{prefix: prefix, from: from, limit: s.watchQueueLimit, notify: make(chan struct{}, 1)}
+func (s *Server) subscribe(k *kindInfo, conn, prefix string, from int64) (*watchFanout, *fanoutSub, error) {
+	sub := &fanoutSub{conn: conn, prefix: prefix, from: from, limit: s.watchQueueLimit, notify: make(chan struct{}, 1)}
 	s.fanoutMu.Lock()
 	if f := s.fanouts[k]; f != nil {
 		joined := f.join(sub)
@@ -260,7 +313,7 @@ func (f *watchFanout) join(sub *fanoutSub) bool {
 			}
 		}
 	}
-	f.subs[sub] = struct{}{}
+	f.subs.add(sub)
 	return true
 }
 
@@ -268,8 +321,8 @@ func (f *watchFanout) join(sub *fanoutSub) bool {
 func (s *Server) unsubscribe(f *watchFanout, sub *fanoutSub) {
 	s.fanoutMu.Lock()
 	f.mu.Lock()
-	delete(f.subs, sub)
-	stop := len(f.subs) == 0
+	f.subs.remove(sub)
+	stop := f.subs.n == 0
 	if stop && !f.private && s.fanouts[f.k] == f {
 		delete(s.fanouts, f.k)
 	}
@@ -315,10 +368,10 @@ func (f *watchFanout) run(s *Server) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.err = err
-	for sub := range f.subs {
+	for sub := range f.subs.all() {
 		sub.cutOff(err)
 	}
-	clear(f.subs)
+	f.subs = subscribers{}
 }
 
 func (f *watchFanout) publish(e *fanoutEvent) {
@@ -337,9 +390,9 @@ func (f *watchFanout) publish(e *fanoutEvent) {
 	} else {
 		f.covered = e.rev
 	}
-	for sub := range f.subs {
+	for sub := range f.subs.all() {
 		if !sub.push(e) {
-			delete(f.subs, sub)
+			f.subs.remove(sub)
 			sub.cutOff(store.ErrWatcherTooSlow)
 		}
 	}
@@ -352,7 +405,7 @@ func (f *watchFanout) progress(rev int64) {
 	defer f.mu.Unlock()
 	f.rev = max(f.rev, rev)
 	f.progressAsked = false
-	for sub := range f.subs {
+	for sub := range f.subs.all() {
 		if sub.progressWanted {
 			sub.progressWanted = false
 			sub.pushProgress(rev)

@@ -105,11 +105,11 @@ func TestFanoutIsSharedAndFiltersNamespaces(t *testing.T) {
 	s := newFanoutServer(t)
 	k := kinds["Pod"]
 	from := s.st.Revision()
-	fAll, all, err := s.subscribe(k, k.prefix(""), from)
+	fAll, all, err := s.subscribe(k, "", k.prefix(""), from)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fA, inA, err := s.subscribe(k, k.prefix("a"), from)
+	fA, inA, err := s.subscribe(k, "", k.prefix("a"), from)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestFanoutJoinsBehindFromRingElsePrivate(t *testing.T) {
 	s := newFanoutServer(t)
 	k := kinds["Pod"]
 	r0 := putPod(t, s, "a", "p0")
-	f, first, err := s.subscribe(k, k.prefix(""), r0)
+	f, first, err := s.subscribe(k, "", k.prefix(""), r0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestFanoutJoinsBehindFromRingElsePrivate(t *testing.T) {
 	expectPod(t, first, "p2", r2)
 
 	// Behind the fan-out but within its ring: shares it, replayed.
-	fb, behind, err := s.subscribe(k, k.prefix(""), r1)
+	fb, behind, err := s.subscribe(k, "", k.prefix(""), r1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestFanoutJoinsBehindFromRingElsePrivate(t *testing.T) {
 	expectPod(t, behind, "p2", r2)
 
 	// From before the fan-out started: a private one, from the change log.
-	fp, old, err := s.subscribe(k, k.prefix(""), r0-1)
+	fp, old, err := s.subscribe(k, "", k.prefix(""), r0-1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,12 +194,12 @@ func TestFanoutCutsOffSlowStreamOnly(t *testing.T) {
 	s.watchQueueLimit = 3
 	k := kinds["Pod"]
 	from := s.st.Revision()
-	f, slow, err := s.subscribe(k, k.prefix(""), from)
+	f, slow, err := s.subscribe(k, "", k.prefix(""), from)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.unsubscribe(f, slow)
-	_, fast, err := s.subscribe(k, k.prefix(""), from)
+	_, fast, err := s.subscribe(k, "", k.prefix(""), from)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestFanoutCutsOffSlowStreamOnly(t *testing.T) {
 func TestFanoutProgress(t *testing.T) {
 	s := newFanoutServer(t)
 	k := kinds["Pod"]
-	f, sub, err := s.subscribe(k, k.prefix(""), s.st.Revision())
+	f, sub, err := s.subscribe(k, "", k.prefix(""), s.st.Revision())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestFanoutProgress(t *testing.T) {
 func TestFanoutEndsWithStore(t *testing.T) {
 	s := newFanoutServer(t)
 	k := kinds["Pod"]
-	f, sub, err := s.subscribe(k, k.prefix(""), s.st.Revision())
+	f, sub, err := s.subscribe(k, "", k.prefix(""), s.st.Revision())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[waskv1.WatchReq
 			return err
 		}
 	}
-	fan, sub, err := s.subscribe(k, w.prefix, from)
+	fan, sub, err := s.subscribe(k, req.Peer().Addr, w.prefix, from)
 	if err != nil {
 		return err
 	}
