@@ -1101,7 +1101,8 @@ type PodStatus struct {
 	//	"Failed"    it stopped for good: non-zero exit without restart, or evicted/killed.
 	//	"Unknown"   its node stopped reporting.
 	Phase string `protobuf:"bytes,1,opt,name=phase,proto3" json:"phase,omitempty"`
-	// Types: "PodScheduled" (bound to a node), "Ready" (passes readiness; receives traffic).
+	// Types: "PodScheduled" (bound to a node), "Initialized" (the node has fetched and compiled the
+	// module), "Ready" (passes readiness; receives traffic).
 	Conditions []*Condition `protobuf:"bytes,2,rep,name=conditions,proto3" json:"conditions,omitempty"`
 	// Human-readable detail of why the pod is in this phase.
 	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
@@ -1226,8 +1227,10 @@ func (x *PodStatus) GetLastTermination() *TerminationState {
 // TerminationState is how an instance ended.
 type TerminationState struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// CamelCase: "Completed" (exit 0), "Error" (non-zero exit), "Trap" (a wasm trap), "OOM" (memory
-	// limit), "Timeout" (timeout limit), "Killed" (stopped by the node), "LivenessProbeFailed".
+	// CamelCase, in the kubelet's words: "Completed" (exit 0), "Error" (non-zero exit, or a wasm
+	// trap: see message), "OOMKilled" (refused memory beyond its limit), "DeadlineExceeded" (its
+	// timeout limit), "Killed" (stopped by the node, e.g. when the node agent restarted),
+	// "StartError" (could not be instantiated), "LivenessProbeFailed".
 	Reason string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
 	// The WASI exit code; meaningful for "Completed" and "Error".
 	ExitCode int32 `protobuf:"varint,2,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
