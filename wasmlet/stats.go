@@ -1,0 +1,39 @@
+package wasmlet
+
+// Stats is a snapshot of what a node holds.
+type Stats struct {
+	// Pods the node knows (running, backing off, or finished and kept for
+	// their status and logs until deleted).
+	Pods int
+	// Active pods: their lifecycle is running (an instance, a back-off
+	// wait, or an http handler).
+	Active int
+	// CompiledModules open (used by pods or kept by the cache), and how
+	// many of them the cache holds.
+	CompiledModules, CachedModules int
+	// InFlight requests in Invoke.
+	InFlight int
+}
+
+// Stats returns what the node holds now.
+func (w *Wasmlet) Stats() Stats {
+	var s Stats
+	w.mu.Lock()
+	s.Pods = len(w.running)
+	for _, p := range w.running {
+		if !p.finished() {
+			s.Active++
+		}
+		s.InFlight += int(p.inflight.Load())
+	}
+	w.mu.Unlock()
+	select {
+	case <-w.started:
+	default:
+		return s
+	}
+	if w.compiled != nil {
+		s.CompiledModules, s.CachedModules = w.compiled.open()
+	}
+	return s
+}
