@@ -52,6 +52,8 @@ func (w *Wasmlet) sandboxSpec(pod *waskv1.Pod, out io.Writer) (sandbox.Spec, err
 		Env:    make(map[string]string, len(ps.GetEnv())+3),
 		Stdout: out,
 		Stderr: out,
+		Clock:  ps.GetCapabilities().GetClock(),
+		Random: ps.GetCapabilities().GetRandom(),
 	}
 	for _, e := range ps.GetEnv() {
 		s.Env[e.GetName()] = e.GetValue()

@@ -97,6 +97,10 @@ func TestSandboxSpecGrantsOnlyTheSpec(t *testing.T) {
 	if diff := cmp.Diff(wantMounts, s.Mounts); diff != "" {
 		t.Errorf("mounts (-want +got):\n%s", diff)
 	}
+	pod.Spec.Capabilities = &waskv1.PodCapabilities{Clock: true, Random: true}
+	if s, _ := w.sandboxSpec(pod, nil); !s.Clock || !s.Random {
+		t.Errorf("capabilities not granted: clock %v random %v", s.Clock, s.Random)
+	}
 	pod.Spec.Mounts = []*waskv1.Mount{{HostPath: "/etc", Path: "/etc"}}
 	var se *specError
 	if _, err := w.sandboxSpec(pod, nil); !errors.As(err, &se) || se.Reason != "MountNotAllowed" {

@@ -152,3 +152,49 @@ spec:
 		t.Errorf("get nodes:\n%s", out)
 	}
 }
+
+// TestUpTour follows the README's tour: wask up runs a node, and a pod
+// naming it runs there and shows its logs.
+func TestUpTour(t *testing.T) {
+	c := startUp(t)
+	var node string
+	deadline := time.Now().Add(20 * time.Second)
+	for node == "" {
+		out := strings.TrimSpace(c.ok("", "get", "nodes", "-o", "name"))
+		node = strings.TrimPrefix(out, "node/")
+		if time.Now().After(deadline) {
+			t.Fatal("wask up registered no node within 20s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if node != defaultNodeName() {
+		t.Errorf("the node of wask up is %q, want %q", node, defaultNodeName())
+	}
+	work := t.TempDir()
+	os.WriteFile(filepath.Join(work, "hello.wasm"), sampleWasm(t, "hello"), 0o644)
+	manifest := filepath.Join(work, "hello.yaml")
+	os.WriteFile(manifest, []byte(`apiVersion: wask.dev/v1
+kind: Pod
+metadata: {name: hello, labels: {app: hello}}
+spec:
+  module: ./hello.wasm
+  mode: command
+  restartPolicy: Never
+  nodeName: `+node+`
+  args: [wask]
+`), 0o644)
+	if out := c.ok("", "apply", "-f", manifest); out != "pod/hello created\n" {
+		t.Fatalf("apply: %q", out)
+	}
+	deadline = time.Now().Add(60 * time.Second)
+	for !strings.Contains(c.ok("", "get", "pod", "hello", "-o", "yaml"), "phase: Succeeded") {
+		if time.Now().After(deadline) {
+			t.Fatalf("hello did not succeed within 60s:\n%s", c.ok("", "get", "pod", "hello", "-o", "yaml"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if out := c.ok("", "logs", "hello"); out != "hello, wask, from hello\n" {
+		t.Errorf("wask logs hello = %q", out)
+	}
+	c.ok("", "delete", "pod", "hello")
+}
