@@ -73,7 +73,7 @@ func TestRunCommandTrap(t *testing.T) {
 	m := compile(t, testWasm(t, "trap"))
 	exit, _, _ := run(t, m, Spec{})
 	mustExit(t, exit, ReasonError, ExitCodeTrap)
-	if !strings.Contains(exit.Message, "unreachable") {
+	if !strings.Contains(exit.Message, "unreachable") || !exit.Trapped {
 		t.Fatalf("message %q does not name the trap", exit.Message)
 	}
 }
@@ -87,7 +87,6 @@ func TestRunCommandStartErrors(t *testing.T) {
 		"missing mount":  {Mounts: []Mount{{HostPath: "/does/not/exist", GuestPath: "/d"}}},
 		"file mount":     {Mounts: []Mount{{HostPath: file, GuestPath: "/d"}}},
 		"relative guest": {Mounts: []Mount{{HostPath: t.TempDir(), GuestPath: "d"}}},
-		"tiny memory":    {MemoryLimit: 100},
 		"env name":       {Env: map[string]string{"A=B": "c"}},
 		"negative time":  {Timeout: -1},
 	} {
@@ -97,6 +96,9 @@ func TestRunCommandStartErrors(t *testing.T) {
 	}
 	// A module whose initial memory is over the limit cannot start.
 	big := compile(t, testWasm(t, "bigmem"))
+	if _, err := rt.RunCommand(context.Background(), big, Spec{MemoryLimit: 19*pageSize + 1}); err != nil {
+		t.Errorf("20 pages under a limit rounded up to 20: %v", err)
+	}
 	if _, err := rt.RunCommand(context.Background(), big, Spec{MemoryLimit: 10 * pageSize}); !errors.Is(err, ErrMemoryLimit) {
 		t.Errorf("20 pages under a 10-page limit: %v, want ErrMemoryLimit", err)
 	}

@@ -47,6 +47,9 @@ type Exit struct {
 	Code    uint32
 	Reason  string // one of the Reason constants
 	Message string
+	// Trapped: the guest trapped (Reason Error, or OOMKilled when the trap
+	// followed a refused growth) rather than exiting.
+	Trapped bool
 }
 
 // Err is nil for a Completed exit and otherwise an error that matches
@@ -89,11 +92,11 @@ func classify(err error, refused bool, ctx context.Context) Exit {
 	}
 	switch {
 	case refused:
-		return Exit{Code: ExitCodeKilled, Reason: ReasonOOMKilled, Message: "trapped after its memory limit refused it more: " + err.Error()}
+		return Exit{Code: ExitCodeKilled, Reason: ReasonOOMKilled, Message: "trapped after its memory limit refused it more: " + err.Error(), Trapped: true}
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return Exit{Code: ExitCodeKilled, Reason: ReasonDeadlineExceeded, Message: "stopped at its deadline"}
 	case ctx.Err() != nil:
 		return Exit{Code: ExitCodeKilled, Reason: ReasonCanceled, Message: "canceled"}
 	}
-	return Exit{Code: ExitCodeTrap, Reason: ReasonError, Message: "trapped: " + err.Error()}
+	return Exit{Code: ExitCodeTrap, Reason: ReasonError, Message: "trapped: " + err.Error(), Trapped: true}
 }

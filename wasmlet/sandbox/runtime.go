@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
 
@@ -98,6 +99,7 @@ func (r *Runtime) Modes() []string {
 type Module struct {
 	cm   wazero.CompiledModule
 	info ModuleInfo
+	fns  map[string]api.FunctionDefinition // exported functions
 }
 
 // Compile validates and compiles a module once (or loads it from the
@@ -107,7 +109,7 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: compiling module: %w", err)
 	}
-	return &Module{cm: cm, info: describe(cm)}, nil
+	return &Module{cm: cm, info: describe(cm), fns: cm.ExportedFunctions()}, nil
 }
 
 // Info describes the module as Inspect does.
@@ -124,6 +126,6 @@ func (m *Module) Close(ctx context.Context) error {
 
 // hasExport reports whether the module exports a function name.
 func (m *Module) hasExport(name string) bool {
-	_, ok := m.cm.ExportedFunctions()[name]
+	_, ok := m.fns[name]
 	return ok
 }

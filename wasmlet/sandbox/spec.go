@@ -29,8 +29,9 @@ type Spec struct {
 	// may be written from several instances at once (http modes): make
 	// them safe for concurrent use.
 	Stdout, Stderr io.Writer
-	// MemoryLimit caps each instance's linear memory, in bytes rounded
-	// down to 64 KiB pages. 0 = the Runtime's MaxMemoryPages.
+	// MemoryLimit caps each instance's linear memory, in bytes rounded up
+	// to 64 KiB pages (as the API's "memory" limit is). 0 = the Runtime's
+	// MaxMemoryPages.
 	MemoryLimit uint64
 	// Timeout bounds each run (command) or request (http) in wall-clock
 	// time. 0 = none.
@@ -74,10 +75,7 @@ func (r *Runtime) prepare(m *Module, s Spec) (*prepared, error) {
 	}
 	limit := uint64(r.maxPages) * pageSize
 	if s.MemoryLimit != 0 {
-		pages := s.MemoryLimit / pageSize
-		if pages == 0 {
-			return nil, fmt.Errorf("sandbox: %s: Spec.MemoryLimit %d is below one 64 KiB page", name, s.MemoryLimit)
-		}
+		pages := (s.MemoryLimit + pageSize - 1) / pageSize
 		limit = min(limit, pages*pageSize)
 	}
 	if need := uint64(m.info.MinPages) * pageSize; m.info.HasMemory && need > limit {
