@@ -38,15 +38,20 @@ func TestCluster(t *testing.T) {
 	shared = &suite{c: c, digests: map[string]string{}}
 	shared.shared = c.AddNode(t, withSharedCompileCache(testcluster.NodeOptions{Name: "shared"}))
 	tests := map[string]func(*testing.T){
-		"NodeRegistersAndRenewsItsLease":   testNodeRegistersAndRenewsItsLease,
-		"HelloSucceedsWithLogs":            testHelloSucceedsWithLogs,
-		"DownwardEnv":                      testDownwardEnv,
-		"HogIsOOMKilled":                   testHogIsOOMKilled,
-		"SpinIsStoppedAtItsTimeout":        testSpinIsStoppedAtItsTimeout,
-		"FailRestartsWithGrowingBackoff":   testFailRestartsWithGrowingBackoff,
-		"PodNamingAnotherNodeDoesNotRun":   testPodNamingAnotherNodeDoesNotRun,
-		"DeletedPodIsStoppedAndRemoved":    testDeletedPodIsStoppedAndRemoved,
-		"RestartedNodeReattachesToItsPods": testRestartedNodeReattachesToItsPods,
+		"NodeRegistersAndRenewsItsLease":             testNodeRegistersAndRenewsItsLease,
+		"HelloSucceedsWithLogs":                      testHelloSucceedsWithLogs,
+		"DownwardEnv":                                testDownwardEnv,
+		"HogIsOOMKilled":                             testHogIsOOMKilled,
+		"SpinIsStoppedAtItsTimeout":                  testSpinIsStoppedAtItsTimeout,
+		"FailRestartsWithGrowingBackoff":             testFailRestartsWithGrowingBackoff,
+		"PodNamingAnotherNodeDoesNotRun":             testPodNamingAnotherNodeDoesNotRun,
+		"DeletedPodIsStoppedAndRemoved":              testDeletedPodIsStoppedAndRemoved,
+		"RestartedNodeReattachesToItsPods":           testRestartedNodeReattachesToItsPods,
+		"HTTPPodServesThroughInvoke":                 testHTTPPodServesThroughInvoke,
+		"ReadinessProbeGatesReady":                   testReadinessProbeGatesReady,
+		"LivenessProbeFailureRestartsTheHandler":     testLivenessProbeFailureRestartsTheHandler,
+		"GracefulDeletionLetsInFlightRequestsFinish": testGracefulDeletionLetsInFlightRequestsFinish,
+		"DrainStopsPodsAndMarksTheNodeNotReady":      testDrainStopsPodsAndMarksTheNodeNotReady,
 	}
 	for name, f := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -134,10 +139,12 @@ func (e *env) createPod(name, sampleName string, spec *waskv1.PodSpec) *waskv1.P
 	return pod
 }
 
-// waitPod polls the pod until cond holds, or fails the test after 30 s.
+// waitPod polls the pod until cond holds, or fails the test after 2 min
+// (a guard, not a timing: compiling a Go sample for the first time takes
+// tens of seconds under the race detector on a busy machine).
 func (e *env) waitPod(name string, what string, cond func(*waskv1.Pod) bool) *waskv1.Pod {
 	e.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	var last *waskv1.Pod
 	for time.Now().Before(deadline) {
 		p, err := client.Get[*waskv1.Pod](context.Background(), e.c.Client, e.ns, name)
@@ -149,7 +156,7 @@ func (e *env) waitPod(name string, what string, cond func(*waskv1.Pod) bool) *wa
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	e.t.Fatalf("pod %s: not %s within 30s; last status: %v", name, what, last.GetStatus())
+	e.t.Fatalf("pod %s: not %s within 2m; last status: %v", name, what, last.GetStatus())
 	return nil
 }
 

@@ -28,6 +28,7 @@ import (
 type nodeOptions struct {
 	server, joinTokenFile, name, dataDir string
 	nodeAddr, ingressAddr, meshAddr      string
+	compileCacheDir                      string
 	logLevel                             string
 	drainTimeout                         time.Duration
 }
@@ -54,9 +55,19 @@ addresses. On SIGINT/SIGTERM the node drains: its pods stop gracefully (within -
 	f.StringVar(&o.nodeAddr, "node-addr", "127.0.0.1:0", "address of the node's own API (logs), host:port")
 	f.StringVar(&o.ingressAddr, "ingress-addr", "", "address of the node's HTTP ingress, published for the mesh proxy")
 	f.StringVar(&o.meshAddr, "mesh-addr", "", "address of the node's mesh (QUIC) listener, published for the mesh proxy")
+	f.StringVar(&o.compileCacheDir, "compile-cache-dir", defaultCompileCacheDir(), "wazero's compilation cache, shared by the nodes of this machine")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "how long pods get to stop when the node shuts down")
 	return c
+}
+
+// defaultCompileCacheDir is $XDG_CACHE_HOME/wask/compiled (compiled code
+// is derived data, like Go's build cache), or "" (the node's data dir).
+func defaultCompileCacheDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "wask", "compiled")
+	}
+	return ""
 }
 
 var nodeNameCleaner = regexp.MustCompile(`[^a-z0-9.-]+`)
@@ -99,14 +110,15 @@ func (e *env) runNode(ctx context.Context, o nodeOptions) error {
 		return err
 	}
 	cfg := wasmlet.Config{
-		Client:      client.Config{Server: o.server, CAData: caPEM, Token: join.Secret},
-		Name:        o.name,
-		DataDir:     o.dataDir,
-		APIAddr:     o.nodeAddr,
-		IngressAddr: o.ingressAddr,
-		MeshAddr:    o.meshAddr,
-		Version:     version,
-		Logger:      log.With("component", "wasmlet"),
+		Client:              client.Config{Server: o.server, CAData: caPEM, Token: join.Secret},
+		Name:                o.name,
+		DataDir:             o.dataDir,
+		CompilationCacheDir: o.compileCacheDir,
+		APIAddr:             o.nodeAddr,
+		IngressAddr:         o.ingressAddr,
+		MeshAddr:            o.meshAddr,
+		Version:             version,
+		Logger:              log.With("component", "wasmlet"),
 	}
 	w, err := wasmlet.New(cfg)
 	if err != nil {
@@ -181,11 +193,12 @@ func discoverCA(ctx context.Context, server, caHash string) ([]byte, error) {
 // up`); the returned function drains and stops it and returns Run's error.
 func startLocalNode(ctx context.Context, log *slog.Logger, url, caPath, joinSecret, dataDir string) (stop func() error, err error) {
 	w, err := wasmlet.New(wasmlet.Config{
-		Client:  client.Config{Server: url, CA: caPath, Token: joinSecret},
-		Name:    defaultNodeName(),
-		DataDir: filepath.Join(dataDir, "node"),
-		Version: version,
-		Logger:  log.With("component", "wasmlet"),
+		Client:              client.Config{Server: url, CA: caPath, Token: joinSecret},
+		Name:                defaultNodeName(),
+		DataDir:             filepath.Join(dataDir, "node"),
+		CompilationCacheDir: defaultCompileCacheDir(),
+		Version:             version,
+		Logger:              log.With("component", "wasmlet"),
 	})
 	if err != nil {
 		return nil, err

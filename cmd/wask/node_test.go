@@ -128,14 +128,14 @@ spec:
 `), 0o644)
 	c := cli{t: t, config: config}
 	c.ok("", "apply", "-f", manifest)
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		out := c.ok("", "get", "pods")
 		if strings.Contains(out, "Succeeded") || strings.Contains(out, "Completed") {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("hello did not finish within 60s:\n%s", out)
+			t.Fatalf("hello did not finish within 2m:\n%s", out)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -186,10 +186,10 @@ spec:
 	if out := c.ok("", "apply", "-f", manifest); out != "pod/hello created\n" {
 		t.Fatalf("apply: %q", out)
 	}
-	deadline = time.Now().Add(60 * time.Second)
+	deadline = time.Now().Add(2 * time.Minute)
 	for !strings.Contains(c.ok("", "get", "pod", "hello", "-o", "yaml"), "phase: Succeeded") {
 		if time.Now().After(deadline) {
-			t.Fatalf("hello did not succeed within 60s:\n%s", c.ok("", "get", "pod", "hello", "-o", "yaml"))
+			t.Fatalf("hello did not succeed within 2m:\n%s", c.ok("", "get", "pod", "hello", "-o", "yaml"))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
