@@ -3,6 +3,8 @@ package wasmlet_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"runtime"
 	"slices"
@@ -148,9 +150,9 @@ func TestIdlePodDensity(t *testing.T) {
 	}
 	waitActive := func(want int) {
 		deadline := time.Now().Add(10 * time.Minute)
-		for node.Stats().Active < want {
+		for node.Stats().Serving < want {
 			if time.Now().After(deadline) {
-				t.Fatalf("only %d of %d pods active", node.Stats().Active, want)
+				t.Fatalf("only %d of %d pods serving", node.Stats().Serving, want)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -164,8 +166,9 @@ func TestIdlePodDensity(t *testing.T) {
 	elapsed := time.Since(start)
 	after := heapInUse()
 	per := float64(after-before) / float64(n-1)
-	t.Logf("%d idle echo pods: %.1f KiB each beyond the shared module (heap %d → %d MiB); all active in %s",
-		n, per/1024, before>>20, after>>20, elapsed.Round(time.Millisecond))
+	s := node.Stats()
+	t.Logf("%d idle echo pods: %.1f KiB each beyond the shared module (heap %d → %d MiB); all serving in %s; %+v",
+		n, per/1024, before>>20, after>>20, elapsed.Round(time.Millisecond), s)
 }
 
 func heapInUse() uint64 {
@@ -202,5 +205,50 @@ func parallel(t testing.TB, n int, f func(i int) error) {
 	case err := <-errs:
 		t.Fatal(err)
 	default:
+	}
+}
+
+// BenchmarkInvoke measures one request through Wasmlet.Invoke to a warm
+// http-reactor pod (the meshproxy's in-process path), reporting p50/p99.
+func BenchmarkInvoke(b *testing.B) {
+	for _, sampleName := range []string{"tiny", "echo"} {
+		b.Run(sampleName, func(b *testing.B) {
+			c := testcluster.Start(b, testcluster.Options{})
+			node := c.AddNode(b, testcluster.NodeOptions{Name: "n1"})
+			digest := c.PushModule(b, sampleName, sample(b, sampleName))
+			rw := watchRunning(b, c)
+			ch := rw.expect("web")
+			_, err := client.Create(context.Background(), c.Client, &waskv1.Pod{
+				Metadata: &waskv1.ObjectMeta{Name: "web"},
+				Spec:     &waskv1.PodSpec{Module: digest, Mode: "http-reactor", NodeName: node.Name},
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			select {
+			case <-ch:
+			case <-time.After(2 * time.Minute):
+				b.Fatal("pod not Running")
+			}
+			ctx := context.Background()
+			invoke := func() time.Duration {
+				rec := httptest.NewRecorder()
+				req := httptest.NewRequest(http.MethodGet, "/hello", nil)
+				start := time.Now()
+				node.Invoke(ctx, "default", "web", rec, req)
+				d := time.Since(start)
+				if rec.Code != 200 {
+					b.Fatalf("invoke: %d %s", rec.Code, rec.Body)
+				}
+				return d
+			}
+			invoke() // warms an instance
+			var lat []time.Duration
+			for b.Loop() {
+				lat = append(lat, invoke())
+			}
+			b.ReportMetric(float64(percentile(lat, 0.5).Nanoseconds())/1000, "p50-µs")
+			b.ReportMetric(float64(percentile(lat, 0.99).Nanoseconds())/1000, "p99-µs")
+		})
 	}
 }

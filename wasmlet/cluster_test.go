@@ -47,6 +47,7 @@ func TestCluster(t *testing.T) {
 		"PodNamingAnotherNodeDoesNotRun":             testPodNamingAnotherNodeDoesNotRun,
 		"DeletedPodIsStoppedAndRemoved":              testDeletedPodIsStoppedAndRemoved,
 		"RestartedNodeReattachesToItsPods":           testRestartedNodeReattachesToItsPods,
+		"LogsFollowUntilTheRunEnds":                  testLogsFollowUntilTheRunEnds,
 		"HTTPPodServesThroughInvoke":                 testHTTPPodServesThroughInvoke,
 		"ReadinessProbeGatesReady":                   testReadinessProbeGatesReady,
 		"LivenessProbeFailureRestartsTheHandler":     testLivenessProbeFailureRestartsTheHandler,
@@ -460,5 +461,33 @@ func testRestartedNodeReattachesToItsPods(t *testing.T) {
 	}
 	if len(pods) != 2 {
 		t.Errorf("%d pods after the restart, want 2", len(pods))
+	}
+}
+
+func testLogsFollowUntilTheRunEnds(t *testing.T) {
+	e := newEnv(t, testcluster.NodeOptions{})
+	e.createPod("spin", "spin", &waskv1.PodSpec{Mode: "command", RestartPolicy: "Never",
+		Resources: &waskv1.ResourceRequirements{Limits: map[string]string{"timeout": "1s"}}})
+	e.waitPod("spin", "Running", phaseIs("Running"))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	stream, err := e.c.Client.Logs.Logs(ctx, connect.NewRequest(&waskv1.LogsRequest{Namespace: e.ns, Name: "spin", Follow: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	var got strings.Builder
+	for stream.Receive() {
+		got.WriteString(string(stream.Msg().GetData()))
+	}
+	// The stream ended by itself: the run ended at its timeout.
+	if err := stream.Err(); err != nil {
+		t.Fatalf("follow: %v", err)
+	}
+	if got.String() != "spin: spinning\n" {
+		t.Errorf("followed %q", got.String())
+	}
+	if p := e.waitPod("spin", "Failed", phaseIs("Failed")); p.GetStatus().GetLastTermination().GetReason() != "DeadlineExceeded" {
+		t.Errorf("status %v", p.GetStatus())
 	}
 }

@@ -8,6 +8,11 @@ type Stats struct {
 	// Active pods: their lifecycle is running (an instance, a back-off
 	// wait, or an http handler).
 	Active int
+	// Serving http pods: their handler accepts requests.
+	Serving int
+	// Instances are the live sandbox instances of the http pods' handlers
+	// (idle pools scale to zero).
+	Instances int
 	// CompiledModules open (used by pods or kept by the cache), and how
 	// many of them the cache holds.
 	CompiledModules, CachedModules int
@@ -25,6 +30,12 @@ func (w *Wasmlet) Stats() Stats {
 			s.Active++
 		}
 		s.InFlight += int(p.inflight.Load())
+		p.mu.Lock()
+		if h := p.http.handler; h != nil {
+			s.Serving++
+			s.Instances += h.Stats().Instances
+		}
+		p.mu.Unlock()
 	}
 	w.mu.Unlock()
 	select {
