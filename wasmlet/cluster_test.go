@@ -3,6 +3,8 @@ package wasmlet_test
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 
 	waskv1 "github.com/wask-dev/wask/api/wask/v1"
@@ -490,4 +493,43 @@ func testLogsFollowUntilTheRunEnds(t *testing.T) {
 	if p := e.waitPod("spin", "Failed", phaseIs("Failed")); p.GetStatus().GetLastTermination().GetReason() != "DeadlineExceeded" {
 		t.Errorf("status %v", p.GetStatus())
 	}
+}
+
+// TestDeletedPodsLeaveNoGoroutines runs alone (after TestCluster's
+// parallel subtests): once its pods are deleted, the node has exactly the
+// goroutines it had before they existed.
+func TestDeletedPodsLeaveNoGoroutines(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{})
+	node := c.AddNode(t, withSharedCompileCache(testcluster.NodeOptions{Name: "n1"}))
+	e := &env{t: t, c: c, node: node, ns: "default", s: &suite{c: c, digests: map[string]string{}}}
+	e.module("echo")
+	e.module("spin")
+	before := goleak.IgnoreCurrent()
+
+	e.createPod("web", "echo", &waskv1.PodSpec{Mode: "http-reactor", TerminationGracePeriod: "1s"})
+	e.createPod("spin", "spin", &waskv1.PodSpec{Mode: "command"})
+	e.waitPod("web", "Ready", func(p *waskv1.Pod) bool { return condStatus(p, "Ready") == "True" })
+	e.waitPod("spin", "Running", phaseIs("Running"))
+	rec := httptest.NewRecorder()
+	node.Invoke(context.Background(), "default", "web", rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if rec.Code != 200 || node.Stats().Instances != 1 {
+		t.Fatalf("invoke: %d, stats %+v", rec.Code, node.Stats())
+	}
+	for _, name := range []string{"web", "spin"} {
+		if _, err := client.Delete[*waskv1.Pod](context.Background(), c.Client, "default", name, nil); err != nil {
+			t.Fatal(err)
+		}
+		e.waitGone(name)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for node.Stats() != (wasmlet.Stats{CompiledModules: node.Stats().CompiledModules, CachedModules: node.Stats().CachedModules}) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the node still holds %+v", node.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if s := node.Stats(); s.CompiledModules != s.CachedModules {
+		t.Errorf("compiled modules held by no pod and no cache: %+v", s)
+	}
+	goleak.VerifyNone(t, before)
 }

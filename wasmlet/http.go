@@ -92,6 +92,7 @@ func (p *podRuntime) runHTTP(ctx context.Context, mod *sandbox.Module, spec sand
 			})
 			return
 		}
+		p.w.openHandlers.Add(1)
 		started := p.w.cfg.Now()
 		p.mu.Lock()
 		p.http.handler = h
@@ -112,6 +113,7 @@ func (p *podRuntime) runHTTP(ctx context.Context, mod *sandbox.Module, spec sand
 		p.mu.Unlock()
 		closeCtx, cancel := context.WithTimeout(context.Background(), grace)
 		h.Close(closeCtx)
+		p.w.openHandlers.Add(-1)
 		cancel()
 		out.close()
 		if ctx.Err() != nil || live {

@@ -13,6 +13,9 @@ type Stats struct {
 	// Instances are the live sandbox instances of the http pods' handlers
 	// (idle pools scale to zero).
 	Instances int
+	// OpenHandlers are the sandbox handlers made and not yet closed (equal
+	// to Serving but while one is being closed).
+	OpenHandlers int
 	// CompiledModules open (used by pods or kept by the cache), and how
 	// many of them the cache holds.
 	CompiledModules, CachedModules int
@@ -38,6 +41,7 @@ func (w *Wasmlet) Stats() Stats {
 		p.mu.Unlock()
 	}
 	w.mu.Unlock()
+	s.OpenHandlers = int(w.openHandlers.Load())
 	select {
 	case <-w.started:
 	default:

@@ -24,18 +24,19 @@ type Wasmlet struct {
 	c   *client.Client
 
 	// Set up by Run.
-	rt          *sandbox.Runtime
-	modules     *moduleStore
-	compiled    *compiledCache
-	pods        *client.Informer // the pods bound to this node
-	queue       *client.Queue[string]
-	statusQueue *client.Queue[string]
-	apiAddr     string // the node API's address, once listening
-	apiCertHash string
-	lease       *waskv1.Lease // last renewed (renewLease's goroutine only)
-	started     chan struct{} // closed when Run has set up the above
-	runOnce     atomic.Bool
-	draining    atomic.Bool
+	rt           *sandbox.Runtime
+	modules      *moduleStore
+	compiled     *compiledCache
+	pods         *client.Informer // the pods bound to this node
+	queue        *client.Queue[string]
+	statusQueue  *client.Queue[string]
+	apiAddr      string // the node API's address, once listening
+	apiCertHash  string
+	lease        *waskv1.Lease // last renewed (renewLease's goroutine only)
+	started      chan struct{} // closed when Run has set up the above
+	runOnce      atomic.Bool
+	draining     atomic.Bool
+	openHandlers atomic.Int64 // sandbox handlers made and not yet closed
 
 	mu      sync.Mutex
 	running map[string]*podRuntime // by "namespace/name"
