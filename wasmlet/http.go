@@ -32,8 +32,6 @@ func (w *Wasmlet) Invoke(ctx context.Context, namespace, pod string, rw http.Res
 		invokeError(rw, http.StatusServiceUnavailable, "pod "+namespace+"/"+pod+" is not serving")
 		return
 	}
-	p.inflight.Add(1)
-	defer p.inflight.Add(-1)
 	h.ServeHTTP(rw, r.WithContext(ctx))
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -38,8 +37,7 @@ type podRuntime struct {
 	status              *waskv1.PodStatus
 	grace               time.Duration
 	deleting, finishing bool
-	runs                int          // runs started (logCur is the last one's once > 0)
-	inflight            atomic.Int64 // requests in Invoke
+	runs                int // runs started (logCur is the last one's once > 0)
 }
 
 func newPodRuntime(w *Wasmlet, pod *waskv1.Pod) *podRuntime {

@@ -19,7 +19,7 @@ type Stats struct {
 	// CompiledModules open (used by pods or kept by the cache), and how
 	// many of them the cache holds.
 	CompiledModules, CachedModules int
-	// InFlight requests in Invoke.
+	// InFlight requests (and probes) inside the http pods' handlers.
 	InFlight int
 }
 
@@ -32,11 +32,12 @@ func (w *Wasmlet) Stats() Stats {
 		if !p.finished() {
 			s.Active++
 		}
-		s.InFlight += int(p.inflight.Load())
 		p.mu.Lock()
 		if h := p.http.handler; h != nil {
 			s.Serving++
-			s.Instances += h.Stats().Instances
+			hs := h.Stats()
+			s.Instances += hs.Instances
+			s.InFlight += hs.InFlight
 		}
 		p.mu.Unlock()
 	}
