@@ -98,7 +98,8 @@ func (d *decoder) header() http.Header {
 		if d.err != nil {
 			return nil
 		}
-		h.Add(string(k), string(v))
+		// Names are kept as sent: the host sends Go's canonical forms.
+		h[string(k)] = append(h[string(k)], string(v))
 	}
 	return h
 }
@@ -113,8 +114,23 @@ func (d *decoder) done() error {
 // DecodeRequest decodes a request message. The body aliases b.
 func DecodeRequest(b []byte) (Request, error) {
 	d := decoder{b: b}
-	r := Request{Method: string(d.str()), Target: string(d.str()), Header: d.header(), Body: d.str()}
+	r := Request{Method: method(d.str()), Target: string(d.str()), Header: d.header(), Body: d.str()}
 	return r, d.done()
+}
+
+// method returns the common methods without allocating.
+func method(b []byte) string {
+	switch string(b) {
+	case http.MethodGet:
+		return http.MethodGet
+	case http.MethodPost:
+		return http.MethodPost
+	case http.MethodHead:
+		return http.MethodHead
+	case http.MethodPut:
+		return http.MethodPut
+	}
+	return string(b)
 }
 
 // DecodeResponse decodes a response message. The body aliases b.
