@@ -129,6 +129,8 @@ func TestReactorFailures(t *testing.T) {
 		{"/count", 200, "1", true},
 		{"/exit", 500, "exited with code 4", false},
 		{"/count", 200, "1", true},
+		{"/exit0", 500, "exited while handling", false},
+		{"/count", 200, "1", true},
 	} {
 		before := h.Stats().Started
 		w := do(h, "GET", c.path, "")

@@ -181,6 +181,9 @@ func (h *Handler) callHandler(ctx context.Context, in *instance, req *http.Reque
 	if err = h.exitErr(HTTPHandlerExport, err, in, ctx); err != nil {
 		return wireResponse{}, false, err
 	}
+	if in.mod.IsClosed() { // proc_exit(0) inside the handler
+		return wireResponse{}, false, fmt.Errorf("sandbox: %s: the guest exited while handling the request", h.p.name)
+	}
 	rptr, rlen := uint32(res[0]>>32), uint32(res[0])
 	out, ok := mem.Read(rptr, rlen)
 	if !ok || rlen > maxMessage {
