@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/wask-dev/wask/internal/samplebuild"
 )
 
 // reportLatency reports the p50 and p99 of samples in microseconds.
@@ -24,8 +26,8 @@ func reportLatency(b *testing.B, samples []time.Duration, unit string, scale tim
 }
 
 // benchServe measures one request at a time on a warm pool.
-func benchServe(b *testing.B, m *Module, s Spec) {
-	h, err := testRuntime(b).NewHandler(m, s, ModeHTTPReactor, PoolConfig{})
+func benchServe(b *testing.B, rt *Runtime, m *Module, s Spec) {
+	h, err := rt.NewHandler(m, s, ModeHTTPReactor, PoolConfig{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -60,14 +62,31 @@ func benchServe(b *testing.B, m *Module, s Spec) {
 	b.ReportMetric(float64(cpu)/float64(b.N)/float64(time.Microsecond), "cpu-µs/op")
 }
 
-func BenchmarkReactorEcho(b *testing.B) { benchServe(b, guest(b, "echo"), echoSpec) }
+func BenchmarkReactorEcho(b *testing.B) { benchServe(b, testRuntime(b), guest(b, "echo"), echoSpec) }
+
+// BenchmarkReactorEchoUninterruptible is BenchmarkReactorEcho on a runtime
+// compiled without wazero's termination checks (which New never makes): the
+// difference is what stopping a spinning guest at its deadline costs a Go
+// guest.
+func BenchmarkReactorEchoUninterruptible(b *testing.B) {
+	rt, err := newRuntime(context.Background(), Config{}, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	m, err := rt.Compile(context.Background(), mustRead(b, samplebuild.Build(b, "../../wasm-samples/echo")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchServe(b, rt, m, echoSpec)
+}
 
 func BenchmarkReactorTiny(b *testing.B) {
 	m, err := testRuntime(b).Compile(context.Background(), mustRead(b, "../../wasm-samples/tiny/tiny.wasm"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	benchServe(b, m, Spec{})
+	benchServe(b, testRuntime(b), m, Spec{})
 }
 
 // BenchmarkReactorEchoParallel serves from a pool of 8 on every core.
