@@ -91,6 +91,9 @@ func (h *Handler) put(p *pooled, keep bool) {
 	if !keep || h.closed {
 		h.live--
 		h.mu.Unlock()
+		if !keep {
+			h.r.log.Debug("sandbox: discarding a failed reactor instance", "guest", h.p.name)
+		}
 		p.in.close(context.Background())
 		return
 	}
