@@ -115,7 +115,7 @@ func TestReactorTiny(t *testing.T) {
 
 func TestReactorFailures(t *testing.T) {
 	rp := guest(t, "reactorprobe")
-	h := newHandler(t, rp, Spec{Timeout: 300 * time.Millisecond, MemoryLimit: 64 << 20}, ModeHTTPReactor, PoolConfig{MaxInstances: 1})
+	h := newHandler(t, rp, Spec{}, ModeHTTPReactor, PoolConfig{MaxInstances: 1})
 	for _, c := range []struct {
 		path   string
 		status int
@@ -125,8 +125,6 @@ func TestReactorFailures(t *testing.T) {
 		{"/count", 200, "1", true},
 		{"/panic", 500, "handler panic: asked to", true},
 		{"/count", 200, "2", true},
-		{"/spin", 504, "deadline exceeded", false},
-		{"/count", 200, "1", true},
 		{"/exit", 500, "exited with code 4", false},
 		{"/count", 200, "1", true},
 		{"/exit0", 500, "exited while handling", false},
@@ -140,6 +138,16 @@ func TestReactorFailures(t *testing.T) {
 		if st := h.Stats(); (st.Instances == 1) != c.kept || st.InFlight != 0 {
 			t.Fatalf("%s: stats %+v (started before: %d), kept %v", c.path, st, before, c.kept)
 		}
+	}
+}
+
+func TestReactorTimeout(t *testing.T) {
+	h := newHandler(t, guest(t, "reactorprobe"), Spec{Timeout: 300 * time.Millisecond}, ModeHTTPReactor, PoolConfig{MaxInstances: 1})
+	if w := do(h, "GET", "/spin", ""); w.Code != 504 || !strings.Contains(w.Body.String(), "deadline exceeded") {
+		t.Fatalf("/spin: %d %q", w.Code, w.Body)
+	}
+	if st := h.Stats(); st.Instances != 0 || st.InFlight != 0 {
+		t.Fatalf("the stopped instance is still pooled: %+v", st)
 	}
 }
 
