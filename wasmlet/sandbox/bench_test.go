@@ -134,12 +134,34 @@ func BenchmarkCGIEcho(b *testing.B) {
 // BenchmarkReactorColdStart measures starting one Go reactor instance
 // (instantiate and _initialize) and the memory it holds.
 func BenchmarkReactorColdStart(b *testing.B) {
-	rt, m := testRuntime(b), guest(b, "echo")
+	benchColdStart(b, testRuntime(b), guest(b, "echo"))
+}
+
+// BenchmarkReactorColdStartUninterruptible is BenchmarkReactorColdStart
+// without wazero's termination checks (see BenchmarkReactorEchoUninterruptible).
+func BenchmarkReactorColdStartUninterruptible(b *testing.B) {
+	rt, err := newRuntime(context.Background(), Config{}, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	m, err := rt.Compile(context.Background(), mustRead(b, samplebuild.Build(b, "../../wasm-samples/echo")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchColdStart(b, rt, m)
+}
+
+func benchColdStart(b *testing.B, rt *Runtime, m *Module) {
 	p, err := rt.prepare(m, echoSpec)
 	if err != nil {
 		b.Fatal(err)
 	}
 	var held uint64
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	b.ResetTimer()
+	cpu0 := threadCPU()
 	for range b.N {
 		in, err := rt.instantiate(context.Background(), m, p, nil, nil)
 		if err != nil {
@@ -151,6 +173,7 @@ func BenchmarkReactorColdStart(b *testing.B) {
 		held += uint64(in.mod.Memory().Size())
 		in.close(context.Background())
 	}
+	b.ReportMetric(float64(threadCPU()-cpu0)/float64(b.N)/float64(time.Millisecond), "cpu-ms/op")
 	b.ReportMetric(float64(held)/float64(b.N)/(1<<20), "MiB-linear-memory/instance")
 }
 
