@@ -299,3 +299,40 @@ func TestNewHandlerErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestCGIFailures(t *testing.T) {
+	for _, c := range []struct {
+		sample string
+		spec   Spec
+		status int
+		body   string
+	}{
+		{"fail", Spec{}, 500, "exited with code 3"},
+		{"spin", Spec{Timeout: 200 * time.Millisecond}, 504, "deadline exceeded"},
+		{"hello", Spec{}, 500, "CGI response"},
+	} {
+		h := newHandler(t, guest(t, c.sample), c.spec, ModeHTTPCGI, PoolConfig{})
+		if w := do(h, "GET", "/", ""); w.Code != c.status || !strings.Contains(w.Body.String(), c.body) {
+			t.Errorf("%s: %d %q, want %d %q", c.sample, w.Code, w.Body, c.status, c.body)
+		}
+		if st := h.Stats(); st.Instances != 0 {
+			t.Errorf("%s: %+v", c.sample, st)
+		}
+	}
+}
+
+func TestParseCGI(t *testing.T) {
+	r, err := parseCGI([]byte("Status: 404 Not Found\r\nContent-Type: text/plain\r\nX-A: 1\r\n\r\nnope"))
+	if err != nil || r.status != 404 || r.header.Get("X-A") != "1" || r.header.Get("Status") != "" || string(r.body) != "nope" {
+		t.Fatalf("%+v %v", r, err)
+	}
+	r, err = parseCGI([]byte("Location: /x\n\n"))
+	if err != nil || r.status != 302 {
+		t.Fatalf("%+v %v", r, err)
+	}
+	for _, bad := range []string{"", "\n\nbody", "Status: abc\n\n", "no colon here\n\n"} {
+		if _, err := parseCGI([]byte(bad)); err == nil {
+			t.Errorf("parsed %q", bad)
+		}
+	}
+}
