@@ -72,6 +72,7 @@ func serve(dst []byte, ptr, n uint32) []byte {
 	}
 	// A Request without a context has context.Background; building it as a
 	// literal skips WithContext's copy.
+	bodyReader.Reset(m.Body)
 	req := &http.Request{
 		Method:        m.Method,
 		URL:           u,
@@ -79,7 +80,7 @@ func serve(dst []byte, ptr, n uint32) []byte {
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        m.Header,
-		Body:          io.NopCloser(bytes.NewReader(m.Body)),
+		Body:          reqBody,
 		ContentLength: int64(len(m.Body)),
 		Host:          m.Header.Get("Host"),
 		RequestURI:    m.Target,
@@ -103,8 +104,13 @@ func serve(dst []byte, ptr, n uint32) []byte {
 	return AppendResponse(dst, w.status, w.header, w.body)
 }
 
-// rw is reused by every request: an instance serves one at a time.
-var rw = responseWriter{header: http.Header{}}
+// rw, bodyReader and reqBody are reused by every request: an instance
+// serves one at a time.
+var (
+	rw         = responseWriter{header: http.Header{}}
+	bodyReader bytes.Reader
+	reqBody    = io.NopCloser(&bodyReader)
+)
 
 // parseTarget parses an origin-form request target. The common case (no
 // escapes) is split by hand: in a guest every loop costs a check by the
