@@ -4,11 +4,11 @@ package wask
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"unsafe"
 )
 
@@ -26,8 +26,9 @@ func Handle(h http.Handler) { handler = h }
 // HandleFunc is Handle for a function.
 func HandleFunc(f func(http.ResponseWriter, *http.Request)) { Handle(http.HandlerFunc(f)) }
 
-// alloc returns size bytes of guest memory for the host to write the
-// next request into.
+// alloc returns size bytes of guest memory for the host to write
+// requests into: every request of at most size bytes, until the next
+// alloc.
 //
 //go:wasmexport wask_alloc
 func alloc(size uint32) uint32 {
@@ -54,9 +55,10 @@ func handle(ptr, n uint32) uint64 {
 }
 
 func serve(dst []byte, ptr, n uint32) []byte {
-	if len(reqBuf) == 0 || uint32(uintptr(unsafe.Pointer(unsafe.SliceData(reqBuf)))) != ptr || int(n) != len(reqBuf) {
+	if cap(reqBuf) == 0 || uint32(uintptr(unsafe.Pointer(unsafe.SliceData(reqBuf)))) != ptr || int(n) > cap(reqBuf) {
 		return errorResponse(dst, http.StatusBadRequest, "wask: request not in the buffer wask_alloc returned")
 	}
+	reqBuf = reqBuf[:n]
 	m, err := DecodeRequest(reqBuf)
 	if err != nil {
 		return errorResponse(dst, http.StatusBadRequest, err.Error())
@@ -64,24 +66,29 @@ func serve(dst []byte, ptr, n uint32) []byte {
 	if handler == nil {
 		return errorResponse(dst, http.StatusNotImplemented, "wask: no handler (call wask.Handle in init)")
 	}
-	u, err := url.ParseRequestURI(m.Target)
+	u, err := parseTarget(m.Target)
 	if err != nil {
 		return errorResponse(dst, http.StatusBadRequest, err.Error())
 	}
-	req := (&http.Request{
+	// A Request without a context has context.Background; building it as a
+	// literal skips WithContext's copy.
+	bodyReader.Reset(m.Body)
+	req := &http.Request{
 		Method:        m.Method,
 		URL:           u,
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        m.Header,
-		Body:          io.NopCloser(bytes.NewReader(m.Body)),
+		Body:          reqBody,
 		ContentLength: int64(len(m.Body)),
 		Host:          m.Header.Get("Host"),
 		RequestURI:    m.Target,
-	}).WithContext(context.Background())
-	req.Header.Del("Host")
-	w := &responseWriter{header: http.Header{}}
+	}
+	delete(req.Header, "Host")
+	w := &rw
+	clear(w.header)
+	w.status, w.body = 0, w.body[:0]
 	func() {
 		defer func() {
 			if p := recover(); p != nil {
@@ -95,6 +102,26 @@ func serve(dst []byte, ptr, n uint32) []byte {
 		w.status = http.StatusOK
 	}
 	return AppendResponse(dst, w.status, w.header, w.body)
+}
+
+// rw, bodyReader and reqBody are reused by every request: an instance
+// serves one at a time.
+var (
+	rw         = responseWriter{header: http.Header{}}
+	bodyReader bytes.Reader
+	reqBody    = io.NopCloser(&bodyReader)
+)
+
+// parseTarget parses an origin-form request target. The common case (no
+// escapes) is split by hand: in a guest every loop costs a check by the
+// host (wazero's termination check), so url.ParseRequestURI's validation
+// is worth avoiding.
+func parseTarget(target string) (*url.URL, error) {
+	if !strings.HasPrefix(target, "/") || strings.ContainsAny(target, "%#") {
+		return url.ParseRequestURI(target)
+	}
+	path, query, _ := strings.Cut(target, "?")
+	return &url.URL{Path: path, RawQuery: query}, nil
 }
 
 func errorResponse(dst []byte, status int, msg string) []byte {

@@ -98,7 +98,8 @@ func (d *decoder) header() http.Header {
 		if d.err != nil {
 			return nil
 		}
-		h.Add(string(k), string(v))
+		// Names are kept as sent: the host sends Go's canonical forms.
+		h[string(k)] = append(h[string(k)], string(v))
 	}
 	return h
 }
@@ -110,11 +111,57 @@ func (d *decoder) done() error {
 	return d.err
 }
 
-// DecodeRequest decodes a request message. The body aliases b.
+// DecodeRequest decodes a request message. The body aliases b; the
+// strings share one copy of the message, and the header values one
+// backing array: in a guest every allocation is dear.
 func DecodeRequest(b []byte) (Request, error) {
+	all := string(b)
 	d := decoder{b: b}
-	r := Request{Method: string(d.str()), Target: string(d.str()), Header: d.header(), Body: d.str()}
+	sub := func() string {
+		v := d.str()
+		if d.err != nil || len(v) == 0 {
+			return ""
+		}
+		off := len(b) - len(d.b) - len(v)
+		return all[off : off+len(v)]
+	}
+	r := Request{Method: method(d.str())}
+	r.Target = sub()
+	n := d.u32()
+	if d.err != nil || uint64(n)*8 > uint64(len(d.b)) {
+		return r, errTruncated
+	}
+	r.Header = make(map[string][]string, n)
+	vals := make([]string, n)
+	for i := range n {
+		k, v := sub(), sub()
+		if d.err != nil {
+			return r, d.err
+		}
+		vals[i] = v
+		if old, ok := r.Header[k]; ok {
+			r.Header[k] = append(old, v)
+		} else {
+			r.Header[k] = vals[i : i+1 : i+1]
+		}
+	}
+	r.Body = d.str()
 	return r, d.done()
+}
+
+// method returns the common methods without allocating.
+func method(b []byte) string {
+	switch string(b) {
+	case http.MethodGet:
+		return http.MethodGet
+	case http.MethodPost:
+		return http.MethodPost
+	case http.MethodHead:
+		return http.MethodHead
+	case http.MethodPut:
+		return http.MethodPut
+	}
+	return string(b)
 }
 
 // DecodeResponse decodes a response message. The body aliases b.

@@ -22,8 +22,8 @@ func (h *Handler) serveCGI(ctx context.Context, req *http.Request, body []byte) 
 	}
 	p := *h.p
 	p.config = c
-	var stdout bytes.Buffer
-	in, err := h.r.instantiate(ctx, h.m, &p, bytes.NewReader(body), &stdout)
+	stdout := &cappedBuffer{max: maxMessage}
+	in, err := h.r.instantiate(ctx, h.m, &p, bytes.NewReader(body), stdout)
 	if err != nil {
 		return wireResponse{}, err
 	}
@@ -41,7 +41,10 @@ func (h *Handler) serveCGI(ctx context.Context, req *http.Request, body []byte) 
 	if err = h.exitErr("CGI run", err, in, ctx); err != nil {
 		return wireResponse{}, err
 	}
-	resp, err := parseCGI(stdout.Bytes())
+	if stdout.over {
+		return wireResponse{}, fmt.Errorf("sandbox: %s: CGI response over %d bytes", h.p.name, maxMessage)
+	}
+	resp, err := parseCGI(stdout.b.Bytes())
 	if err != nil {
 		return wireResponse{}, fmt.Errorf("sandbox: %s: %w", h.p.name, err)
 	}
@@ -124,4 +127,19 @@ func parseCGI(out []byte) (wireResponse, error) {
 		return wireResponse{}, err
 	}
 	return wireResponse{status: status, header: h, body: body.Bytes()}, nil
+}
+
+// cappedBuffer keeps at most max bytes and notes that more came.
+type cappedBuffer struct {
+	b    bytes.Buffer
+	max  int
+	over bool
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if c.b.Len()+len(p) > c.max {
+		c.over = true
+		return 0, fmt.Errorf("CGI response over %d bytes", c.max)
+	}
+	return c.b.Write(p)
 }

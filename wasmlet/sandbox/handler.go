@@ -304,6 +304,7 @@ func (h *Handler) Close(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		err = fmt.Errorf("sandbox: %s: closing: canceled the requests in flight: %w", h.p.name, ctx.Err())
+		h.r.log.Info("sandbox: closing a handler: canceling the requests in flight", "guest", h.p.name, "inFlight", h.Stats().InFlight)
 		h.killCancel()
 		<-done
 	}

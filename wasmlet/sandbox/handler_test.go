@@ -115,7 +115,7 @@ func TestReactorTiny(t *testing.T) {
 
 func TestReactorFailures(t *testing.T) {
 	rp := guest(t, "reactorprobe")
-	h := newHandler(t, rp, Spec{Timeout: 300 * time.Millisecond, MemoryLimit: 64 << 20}, ModeHTTPReactor, PoolConfig{MaxInstances: 1})
+	h := newHandler(t, rp, Spec{}, ModeHTTPReactor, PoolConfig{MaxInstances: 1})
 	for _, c := range []struct {
 		path   string
 		status int
@@ -125,9 +125,9 @@ func TestReactorFailures(t *testing.T) {
 		{"/count", 200, "1", true},
 		{"/panic", 500, "handler panic: asked to", true},
 		{"/count", 200, "2", true},
-		{"/spin", 504, "deadline exceeded", false},
-		{"/count", 200, "1", true},
 		{"/exit", 500, "exited with code 4", false},
+		{"/count", 200, "1", true},
+		{"/exit0", 500, "exited while handling", false},
 		{"/count", 200, "1", true},
 	} {
 		before := h.Stats().Started
@@ -138,6 +138,16 @@ func TestReactorFailures(t *testing.T) {
 		if st := h.Stats(); (st.Instances == 1) != c.kept || st.InFlight != 0 {
 			t.Fatalf("%s: stats %+v (started before: %d), kept %v", c.path, st, before, c.kept)
 		}
+	}
+}
+
+func TestReactorTimeout(t *testing.T) {
+	h := newHandler(t, guest(t, "reactorprobe"), Spec{Timeout: 300 * time.Millisecond}, ModeHTTPReactor, PoolConfig{MaxInstances: 1})
+	if w := do(h, "GET", "/spin", ""); w.Code != 504 || !strings.Contains(w.Body.String(), "deadline exceeded") {
+		t.Fatalf("/spin: %d %q", w.Code, w.Body)
+	}
+	if st := h.Stats(); st.Instances != 0 || st.InFlight != 0 {
+		t.Fatalf("the stopped instance is still pooled: %+v", st)
 	}
 }
 
@@ -286,6 +296,43 @@ func TestNewHandlerErrors(t *testing.T) {
 	} {
 		if _, err := rt.NewHandler(c.m, Spec{}, c.mode, PoolConfig{}); err == nil {
 			t.Errorf("%s: NewHandler succeeded", name)
+		}
+	}
+}
+
+func TestCGIFailures(t *testing.T) {
+	for _, c := range []struct {
+		sample string
+		spec   Spec
+		status int
+		body   string
+	}{
+		{"fail", Spec{}, 500, "exited with code 3"},
+		{"spin", Spec{Timeout: 200 * time.Millisecond}, 504, "deadline exceeded"},
+		{"hello", Spec{}, 500, "CGI response"},
+	} {
+		h := newHandler(t, guest(t, c.sample), c.spec, ModeHTTPCGI, PoolConfig{})
+		if w := do(h, "GET", "/", ""); w.Code != c.status || !strings.Contains(w.Body.String(), c.body) {
+			t.Errorf("%s: %d %q, want %d %q", c.sample, w.Code, w.Body, c.status, c.body)
+		}
+		if st := h.Stats(); st.Instances != 0 {
+			t.Errorf("%s: %+v", c.sample, st)
+		}
+	}
+}
+
+func TestParseCGI(t *testing.T) {
+	r, err := parseCGI([]byte("Status: 404 Not Found\r\nContent-Type: text/plain\r\nX-A: 1\r\n\r\nnope"))
+	if err != nil || r.status != 404 || r.header.Get("X-A") != "1" || r.header.Get("Status") != "" || string(r.body) != "nope" {
+		t.Fatalf("%+v %v", r, err)
+	}
+	r, err = parseCGI([]byte("Location: /x\n\n"))
+	if err != nil || r.status != 302 {
+		t.Fatalf("%+v %v", r, err)
+	}
+	for _, bad := range []string{"", "\n\nbody", "Status: abc\n\n", "no colon here\n\n"} {
+		if _, err := parseCGI([]byte(bad)); err == nil {
+			t.Errorf("parsed %q", bad)
 		}
 	}
 }

@@ -116,3 +116,12 @@ func testWasm(t testing.TB, name string) []byte {
 	}
 	return b
 }
+
+func mustRead(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

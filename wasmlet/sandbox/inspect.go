@@ -20,7 +20,8 @@ const (
 	// ReactorInitExport is the WASI reactor initializer.
 	ReactorInitExport = "_initialize"
 	// HTTPHandlerExport is the function the wasmlet calls per request in
-	// http-reactor mode (the guest SDK in wasm-samples exports it).
+	// http-reactor mode, (ptr, len i32) -> i64 (wasm-samples/ABI.md; the
+	// guest SDK in wasm-samples exports it).
 	HTTPHandlerExport = "wask_http_handle"
 )
 

@@ -15,6 +15,8 @@ type instance struct {
 	mod   api.Module
 	alloc *limitAllocator
 	state *hostState
+	// reqPtr and reqCap: the request buffer wask_alloc last gave (reactor).
+	reqPtr, reqCap uint32
 }
 
 // ctx returns ctx carrying the instance's host state, for calls into it.

@@ -91,6 +91,9 @@ func (h *Handler) put(p *pooled, keep bool) {
 	if !keep || h.closed {
 		h.live--
 		h.mu.Unlock()
+		if !keep {
+			h.r.log.Debug("sandbox: discarding a failed reactor instance", "guest", h.p.name)
+		}
 		p.in.close(context.Background())
 		return
 	}
@@ -161,21 +164,28 @@ func (h *Handler) callHandler(ctx context.Context, in *instance, req *http.Reque
 			reqBufs.Put(bp)
 		}
 	}()
-	res, err := in.call(ctx, AllocExport, uint64(len(msg)))
-	if err = h.exitErr(AllocExport, err, in, ctx); err != nil {
-		return wireResponse{}, false, err
+	// The buffer wask_alloc gave serves every request that fits in it.
+	if in.reqCap < uint32(len(msg)) || in.reqPtr == 0 {
+		res, err := in.call(ctx, AllocExport, uint64(len(msg)))
+		if err = h.exitErr(AllocExport, err, in, ctx); err != nil {
+			return wireResponse{}, false, err
+		}
+		if uint32(res[0]) == 0 {
+			return wireResponse{}, true, fmt.Errorf("sandbox: %s: the guest refused %d bytes for the request", h.p.name, len(msg))
+		}
+		in.reqPtr, in.reqCap = uint32(res[0]), uint32(len(msg))
 	}
-	ptr := uint32(res[0])
-	if ptr == 0 {
-		return wireResponse{}, true, fmt.Errorf("sandbox: %s: the guest refused %d bytes for the request", h.p.name, len(msg))
-	}
+	ptr := in.reqPtr
 	mem := in.mod.Memory()
 	if !mem.Write(ptr, msg) {
 		return wireResponse{}, false, fmt.Errorf("sandbox: %s: %s returned %d, outside memory for %d bytes", h.p.name, AllocExport, ptr, len(msg))
 	}
-	res, err = in.call(ctx, HTTPHandlerExport, uint64(ptr), uint64(len(msg)))
+	res, err := in.call(ctx, HTTPHandlerExport, uint64(ptr), uint64(len(msg)))
 	if err = h.exitErr(HTTPHandlerExport, err, in, ctx); err != nil {
 		return wireResponse{}, false, err
+	}
+	if in.mod.IsClosed() { // proc_exit(0) inside the handler
+		return wireResponse{}, false, fmt.Errorf("sandbox: %s: the guest exited while handling the request", h.p.name)
 	}
 	rptr, rlen := uint32(res[0]>>32), uint32(res[0])
 	out, ok := mem.Read(rptr, rlen)

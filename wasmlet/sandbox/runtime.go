@@ -42,6 +42,13 @@ type Runtime struct {
 
 // New starts a runtime. Close it to free every compiled module and instance.
 func New(ctx context.Context, cfg Config) (*Runtime, error) {
+	return newRuntime(ctx, cfg, true)
+}
+
+// newRuntime is New; interruptible false compiles without wazero's
+// termination checks, so a guest cannot be stopped until it calls the
+// host — only benchmarks use it, to measure what the checks cost.
+func newRuntime(ctx context.Context, cfg Config, interruptible bool) (*Runtime, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -52,7 +59,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("sandbox: Config.MaxMemoryPages %d exceeds 65536 (4 GiB)", cfg.MaxMemoryPages)
 	}
 	rc := wazero.NewRuntimeConfig().
-		WithCloseOnContextDone(true).
+		WithCloseOnContextDone(interruptible).
 		WithMemoryLimitPages(cfg.MaxMemoryPages)
 	r := &Runtime{log: cfg.Logger, maxPages: cfg.MaxMemoryPages}
 	if cfg.CompilationCacheDir != "" {

@@ -27,7 +27,8 @@ type Spec struct {
 	Env map[string]string
 	// Stdout and Stderr receive the guest's output; nil discards it. They
 	// may be written from several instances at once (http modes): make
-	// them safe for concurrent use.
+	// them safe for concurrent use. In http-cgi mode stdout carries the
+	// response, so Stdout receives nothing.
 	Stdout, Stderr io.Writer
 	// MemoryLimit caps each instance's linear memory, in bytes rounded up
 	// to 64 KiB pages (as the API's "memory" limit is). 0 = the Runtime's
