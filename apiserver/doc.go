@@ -1,5 +1,6 @@
 // Package apiserver serves wask.v1.ObjectService and wask.v1.ModuleService
-// on top of the store: it is the only door to the store and the only package
+// on top of the store, and wask.v1.LogService by proxying to the pods'
+// nodes (logs.go): it is the only door to the store and the only package
 // that imports it.
 //
 // For every request it validates, admits, writes or reads the store, and

@@ -49,6 +49,10 @@ type ServeConfig struct {
 	Insecure bool
 	// Tokens authenticates every RPC. Required.
 	Tokens Tokens
+	// NodeToken is the credential the apiserver presents to nodes' APIs
+	// when it proxies LogService to them. Default: Tokens' NodeJoin when
+	// Tokens is a StaticTokens; empty: logs are Unavailable.
+	NodeToken string
 	// Registry gets the metrics served on /metrics. Default: a new one.
 	Registry *prometheus.Registry
 	// MaxRequestBytes bounds one request message and a unary request's
@@ -99,11 +103,12 @@ func (s *Server) HTTPHandler(cfg ServeConfig) (http.Handler, error) {
 		),
 	}
 	mux := http.NewServeMux()
-	services := []string{waskv1connect.ObjectServiceName, waskv1connect.ModuleServiceName}
+	services := []string{waskv1connect.ObjectServiceName, waskv1connect.ModuleServiceName, waskv1connect.LogServiceName}
 	path, h := s.Handler(opts...)
 	mux.Handle(path, limitUnaryBody(h, cfg.MaxRequestBytes))
 	path, h = s.ModuleHandler(opts...)
 	mux.Handle(path, h) // streams: bounded per message by WithReadMaxBytes
+	mux.Handle(s.LogHandler(cfg, opts...))
 	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(services...)))
 	reflector := grpcreflect.NewStaticReflector(services...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector, connect.WithInterceptors(authInterceptor{s: s, tokens: cfg.Tokens})))
@@ -152,6 +157,9 @@ func (s *Server) Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	h, err := s.HTTPHandler(cfg)
 	if err != nil {
+		return err
+	}
+	if err := s.EnsureSystemNamespaces(ctx); err != nil {
 		return err
 	}
 	baseCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))

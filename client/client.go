@@ -18,9 +18,10 @@ import (
 
 // Client is a connection to an apiserver. It is safe for concurrent use.
 type Client struct {
-	// Objects and Modules are the raw Connect clients.
+	// Objects, Modules and Logs are the raw Connect clients.
 	Objects waskv1connect.ObjectServiceClient
 	Modules waskv1connect.ModuleServiceClient
+	Logs    waskv1connect.LogServiceClient
 
 	server string
 }
@@ -68,6 +69,7 @@ func New(cfg Config, opts ...connect.ClientOption) (*Client, error) {
 	return &Client{
 		Objects: waskv1connect.NewObjectServiceClient(hc, base, opts...),
 		Modules: waskv1connect.NewModuleServiceClient(hc, base, opts...),
+		Logs:    waskv1connect.NewLogServiceClient(hc, base, opts...),
 		server:  base,
 	}, nil
 }

@@ -75,6 +75,8 @@ Exit codes: 0 success, 1 error, 2 wrong usage.`,
 		newDescribeCmd(e),
 		newServerCmd(e),
 		newUpCmd(e),
+		newNodeCmd(e),
+		newLogsCmd(e),
 	)
 	return root
 }

@@ -29,6 +29,8 @@ type serverOptions struct {
 	logLevel string
 	// writeUserConfig also writes the default client config (wask up).
 	writeUserConfig bool
+	// runNode runs a wasmlet in-process (wask up).
+	runNode bool
 }
 
 func (o *serverOptions) addFlags(c *cobra.Command) {
@@ -63,7 +65,7 @@ admin token and a node join token (written to <data-dir>/node-token for "wask no
 }
 
 func newUpCmd(e *env) *cobra.Command {
-	o := serverOptions{writeUserConfig: true}
+	o := serverOptions{writeUserConfig: true, runNode: true}
 	c := &cobra.Command{
 		Use:   "up",
 		Short: "Run a single-node cluster in this process",
@@ -135,9 +137,12 @@ func (e *env) serve(ctx context.Context, o serverOptions) error {
 			}
 		}
 	}
+	// The apiserver outlives the in-process node, which drains through it.
+	apiCtx, stopAPI := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAPI()
 	served := make(chan error, 1)
 	go func() {
-		served <- srv.Serve(ctx, apiserver.ServeConfig{
+		served <- srv.Serve(apiCtx, apiserver.ServeConfig{
 			Listener: lis,
 			TLS:      &tls.Config{Certificates: []tls.Certificate{creds.cert}, MinVersion: tls.VersionTLS12},
 			Tokens:   apiserver.StaticTokens{Admin: creds.adminToken, NodeJoin: creds.join.Secret},
@@ -145,7 +150,21 @@ func (e *env) serve(ctx context.Context, o serverOptions) error {
 	}()
 	log.Info("apiserver listening", "url", url, "revision", st.Revision(), "startup", time.Since(start).Round(time.Millisecond))
 	fmt.Fprintf(e.stdout, "wask is up at %s (ready in %s). Use it: export WASK_CONFIG=%s\n", url, time.Since(start).Round(time.Millisecond), adminPath)
-	if err := <-served; err != nil {
+	stopNode := func() error { return nil }
+	if o.runNode {
+		if stopNode, err = startLocalNode(ctx, log, url, adminCfg.CA, creds.join.Secret, o.dataDir); err != nil {
+			stopAPI()
+			return errors.Join(err, <-served)
+		}
+	}
+	select {
+	case err := <-served:
+		return errors.Join(err, stopNode())
+	case <-ctx.Done():
+	}
+	nodeErr := stopNode()
+	stopAPI()
+	if err := errors.Join(<-served, nodeErr); err != nil {
 		return err
 	}
 	log.Info("stopped")
@@ -176,6 +195,7 @@ func loadOrCreateCredentials(dataDir, host string, now time.Time) (credentials, 
 	if err != nil {
 		return credentials{}, err
 	}
+	cert.Certificate = append(cert.Certificate, ca.Cert.Raw) // for joining nodes to find (wask node)
 	admin, err := loadOrCreateToken(filepath.Join(dataDir, "admin-token"), token.New)
 	if err != nil {
 		return credentials{}, err

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,6 +35,10 @@ type Cluster struct {
 	JoinSecret string
 	// Client is an admin client.
 	Client *client.Client
+
+	logger *slog.Logger
+	mu     sync.Mutex
+	nodes  int // nodes added so far
 }
 
 // Options change what Start starts.
@@ -93,7 +98,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 		t.Fatalf("testcluster: %v", err)
 	}
 	c := &Cluster{
-		DataDir: dir, Store: st, Server: srv, CA: ca,
+		DataDir: dir, Store: st, Server: srv, CA: ca, logger: logger,
 		URL:        "https://" + lis.Addr().String(),
 		AdminToken: token.New(),
 		JoinSecret: token.New(),
@@ -125,7 +130,9 @@ func (c *Cluster) ClientConfig() client.Config {
 
 // NodeClient returns a client acting as the node name.
 func (c *Cluster) NodeClient(t testing.TB, name string) *client.Client {
-	return c.NewClient(t, client.Config{Server: c.URL, CAData: c.CA.CertPEM, Token: c.JoinSecret, NodeName: name})
+	cfg := c.NodeClientConfig()
+	cfg.NodeName = name
+	return c.NewClient(t, cfg)
 }
 
 // NewClient returns a client for cfg.

@@ -10,6 +10,8 @@ import (
 )
 
 //go:generate wat2wasm testdata/reactor.wat -o testdata/reactor.wasm
+//go:generate wat2wasm testdata/trap.wat -o testdata/trap.wasm
+//go:generate wat2wasm testdata/bigmem.wat -o testdata/bigmem.wasm
 
 // Guest ABI names a module is recognised by.
 const (
@@ -18,7 +20,8 @@ const (
 	// ReactorInitExport is the WASI reactor initializer.
 	ReactorInitExport = "_initialize"
 	// HTTPHandlerExport is the function the wasmlet calls per request in
-	// http-reactor mode (the guest SDK in wasm-samples exports it).
+	// http-reactor mode, (ptr, len i32) -> i64 (wasm-samples/ABI.md; the
+	// guest SDK in wasm-samples exports it).
 	HTTPHandlerExport = "wask_http_handle"
 )
 
@@ -68,7 +71,12 @@ func Inspect(ctx context.Context, wasm []byte) (ModuleInfo, error) {
 		return ModuleInfo{}, fmt.Errorf("invalid WebAssembly module: %w", err)
 	}
 	defer cm.Close(ctx)
+	return describe(cm), nil
+}
 
+// describe lists what a compiled module imports and exports and the modes
+// it supports.
+func describe(cm wazero.CompiledModule) ModuleInfo {
 	var info ModuleInfo
 	hosts := map[string]bool{}
 	addImport := func(d interface{ Import() (string, string, bool) }, kind string) {
@@ -109,7 +117,7 @@ func Inspect(ctx context.Context, wasm []byte) (ModuleInfo, error) {
 	if _, ok := funcs[HTTPHandlerExport]; ok {
 		info.Modes = append(info.Modes, ModeHTTPReactor)
 	}
-	return info, nil
+	return info
 }
 
 func (info *ModuleInfo) setMemory(m api.MemoryDefinition) {

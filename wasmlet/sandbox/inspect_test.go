@@ -11,8 +11,17 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// wasiSuite is the shared WASI testsuite (see its README).
-var wasiSuite = filepath.Join("..", "..", "..", "shared", "testdata", "wasi-testsuite", "tests")
+// wasiSuite is the shared WASI testsuite (see its README), next to the
+// main checkout (../../../shared) or to the worktrees (../../../../shared).
+var wasiSuite = func() string {
+	for _, up := range []string{"../../..", "../../../.."} {
+		p := filepath.Join(up, "shared", "testdata", "wasi-testsuite", "tests")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return filepath.Join("..", "..", "..", "shared", "testdata", "wasi-testsuite", "tests")
+}()
 
 func TestInspectReactor(t *testing.T) {
 	wasm, err := os.ReadFile("testdata/reactor.wasm")

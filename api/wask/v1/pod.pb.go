@@ -206,8 +206,11 @@ type PodSpec struct {
 	// Go duration the pod gets to finish in-flight requests or exit after deletion before it is
 	// killed. Default "30s"; "0s" kills at once.
 	TerminationGracePeriod string `protobuf:"bytes,17,opt,name=termination_grace_period,json=terminationGracePeriod,proto3" json:"termination_grace_period,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// What the guest may use of the host beyond its args, env, mounts and outbound services.
+	// Unset: nothing (a fake clock, deterministic randomness).
+	Capabilities  *PodCapabilities `protobuf:"bytes,18,opt,name=capabilities,proto3" json:"capabilities,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PodSpec) Reset() {
@@ -359,6 +362,69 @@ func (x *PodSpec) GetTerminationGracePeriod() string {
 	return ""
 }
 
+func (x *PodSpec) GetCapabilities() *PodCapabilities {
+	if x != nil {
+		return x.Capabilities
+	}
+	return nil
+}
+
+// PodCapabilities grants a guest parts of the host that are otherwise faked.
+type PodCapabilities struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The real wall and monotonic clocks and real sleeping. Without it the guest sees a fake clock
+	// that starts at 2022-01-01 and advances 1 ms per reading, and its sleeps return at once.
+	Clock bool `protobuf:"varint,1,opt,name=clock,proto3" json:"clock,omitempty"`
+	// Cryptographic randomness. Without it the guest's random source is deterministic.
+	Random        bool `protobuf:"varint,2,opt,name=random,proto3" json:"random,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodCapabilities) Reset() {
+	*x = PodCapabilities{}
+	mi := &file_wask_v1_pod_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodCapabilities) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodCapabilities) ProtoMessage() {}
+
+func (x *PodCapabilities) ProtoReflect() protoreflect.Message {
+	mi := &file_wask_v1_pod_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodCapabilities.ProtoReflect.Descriptor instead.
+func (*PodCapabilities) Descriptor() ([]byte, []int) {
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PodCapabilities) GetClock() bool {
+	if x != nil {
+		return x.Clock
+	}
+	return false
+}
+
+func (x *PodCapabilities) GetRandom() bool {
+	if x != nil {
+		return x.Random
+	}
+	return false
+}
+
 // EnvVar is one environment variable.
 type EnvVar struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -371,7 +437,7 @@ type EnvVar struct {
 
 func (x *EnvVar) Reset() {
 	*x = EnvVar{}
-	mi := &file_wask_v1_pod_proto_msgTypes[3]
+	mi := &file_wask_v1_pod_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -383,7 +449,7 @@ func (x *EnvVar) String() string {
 func (*EnvVar) ProtoMessage() {}
 
 func (x *EnvVar) ProtoReflect() protoreflect.Message {
-	mi := &file_wask_v1_pod_proto_msgTypes[3]
+	mi := &file_wask_v1_pod_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -396,7 +462,7 @@ func (x *EnvVar) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVar.ProtoReflect.Descriptor instead.
 func (*EnvVar) Descriptor() ([]byte, []int) {
-	return file_wask_v1_pod_proto_rawDescGZIP(), []int{3}
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *EnvVar) GetName() string {
@@ -437,7 +503,7 @@ type ResourceRequirements struct {
 
 func (x *ResourceRequirements) Reset() {
 	*x = ResourceRequirements{}
-	mi := &file_wask_v1_pod_proto_msgTypes[4]
+	mi := &file_wask_v1_pod_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -449,7 +515,7 @@ func (x *ResourceRequirements) String() string {
 func (*ResourceRequirements) ProtoMessage() {}
 
 func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
-	mi := &file_wask_v1_pod_proto_msgTypes[4]
+	mi := &file_wask_v1_pod_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -462,7 +528,7 @@ func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceRequirements.ProtoReflect.Descriptor instead.
 func (*ResourceRequirements) Descriptor() ([]byte, []int) {
-	return file_wask_v1_pod_proto_rawDescGZIP(), []int{4}
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ResourceRequirements) GetRequests() map[string]string {
@@ -500,7 +566,7 @@ type Probe struct {
 
 func (x *Probe) Reset() {
 	*x = Probe{}
-	mi := &file_wask_v1_pod_proto_msgTypes[5]
+	mi := &file_wask_v1_pod_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -512,7 +578,7 @@ func (x *Probe) String() string {
 func (*Probe) ProtoMessage() {}
 
 func (x *Probe) ProtoReflect() protoreflect.Message {
-	mi := &file_wask_v1_pod_proto_msgTypes[5]
+	mi := &file_wask_v1_pod_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -525,7 +591,7 @@ func (x *Probe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Probe.ProtoReflect.Descriptor instead.
 func (*Probe) Descriptor() ([]byte, []int) {
-	return file_wask_v1_pod_proto_rawDescGZIP(), []int{5}
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Probe) GetHttpGet() *HTTPGetAction {
@@ -584,7 +650,7 @@ type HTTPGetAction struct {
 
 func (x *HTTPGetAction) Reset() {
 	*x = HTTPGetAction{}
-	mi := &file_wask_v1_pod_proto_msgTypes[6]
+	mi := &file_wask_v1_pod_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -596,7 +662,7 @@ func (x *HTTPGetAction) String() string {
 func (*HTTPGetAction) ProtoMessage() {}
 
 func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
-	mi := &file_wask_v1_pod_proto_msgTypes[6]
+	mi := &file_wask_v1_pod_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -609,7 +675,7 @@ func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPGetAction.ProtoReflect.Descriptor instead.
 func (*HTTPGetAction) Descriptor() ([]byte, []int) {
-	return file_wask_v1_pod_proto_rawDescGZIP(), []int{6}
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *HTTPGetAction) GetPath() string {
@@ -636,7 +702,7 @@ type Affinity struct {
 
 func (x *Affinity) Reset() {
 	*x = Affinity{}
-	mi := &file_wask_v1_pod_proto_msgTypes[7]
+	mi := &file_wask_v1_pod_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -648,7 +714,7 @@ func (x *Affinity) String() string {
 func (*Affinity) ProtoMessage() {}
 
 func (x *Affinity) ProtoReflect() protoreflect.Message {
-	mi := &file_wask_v1_pod_proto_msgTypes[7]
+	mi := &file_wask_v1_pod_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -661,7 +727,7 @@ func (x *Affinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Affinity.ProtoReflect.Descriptor instead.
 func (*Affinity) Descriptor() ([]byte, []int) {
-	return file_wask_v1_pod_proto_rawDescGZIP(), []int{7}
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Affinity) GetNodeAffinity() *NodeAffinity {
@@ -685,7 +751,7 @@ type NodeAffinity struct {
 
 func (x *NodeAffinity) Reset() {
 	*x = NodeAffinity{}
-	mi := &file_wask_v1_pod_proto_msgTypes[8]
+	mi := &file_wask_v1_pod_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -697,7 +763,7 @@ func (x *NodeAffinity) String() string {
 func (*NodeAffinity) ProtoMessage() {}
 
 func (x *NodeAffinity) ProtoReflect() protoreflect.Message {
-	mi := &file_wask_v1_pod_proto_msgTypes[8]
+	mi := &file_wask_v1_pod_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -710,7 +776,7 @@ func (x *NodeAffinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAffinity.ProtoReflect.Descriptor instead.
 func (*NodeAffinity) Descriptor() ([]byte, []int) {
-	return file_wask_v1_pod_proto_rawDescGZIP(), []int{8}
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *NodeAffinity) GetRequired() []*NodeSelectorTerm {
@@ -737,7 +803,7 @@ type NodeSelectorTerm struct {
 
 func (x *NodeSelectorTerm) Reset() {
 	*x = NodeSelectorTerm{}
-	mi := &file_wask_v1_pod_proto_msgTypes[9]
+	mi := &file_wask_v1_pod_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -749,7 +815,7 @@ func (x *NodeSelectorTerm) String() string {
 func (*NodeSelectorTerm) ProtoMessage() {}
 
 func (x *NodeSelectorTerm) ProtoReflect() protoreflect.Message {
-	mi := &file_wask_v1_pod_proto_msgTypes[9]
+	mi := &file_wask_v1_pod_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -762,7 +828,7 @@ func (x *NodeSelectorTerm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSelectorTerm.ProtoReflect.Descriptor instead.
 func (*NodeSelectorTerm) Descriptor() ([]byte, []int) {
-	return file_wask_v1_pod_proto_rawDescGZIP(), []int{9}
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *NodeSelectorTerm) GetMatchExpressions() []*NodeSelectorRequirement {
@@ -786,7 +852,7 @@ type NodeSelectorRequirement struct {
 
 func (x *NodeSelectorRequirement) Reset() {
 	*x = NodeSelectorRequirement{}
-	mi := &file_wask_v1_pod_proto_msgTypes[10]
+	mi := &file_wask_v1_pod_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -798,7 +864,7 @@ func (x *NodeSelectorRequirement) String() string {
 func (*NodeSelectorRequirement) ProtoMessage() {}
 
 func (x *NodeSelectorRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_wask_v1_pod_proto_msgTypes[10]
+	mi := &file_wask_v1_pod_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -811,7 +877,7 @@ func (x *NodeSelectorRequirement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSelectorRequirement.ProtoReflect.Descriptor instead.
 func (*NodeSelectorRequirement) Descriptor() ([]byte, []int) {
-	return file_wask_v1_pod_proto_rawDescGZIP(), []int{10}
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *NodeSelectorRequirement) GetKey() string {
@@ -847,7 +913,7 @@ type PreferredSchedulingTerm struct {
 
 func (x *PreferredSchedulingTerm) Reset() {
 	*x = PreferredSchedulingTerm{}
-	mi := &file_wask_v1_pod_proto_msgTypes[11]
+	mi := &file_wask_v1_pod_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -859,7 +925,7 @@ func (x *PreferredSchedulingTerm) String() string {
 func (*PreferredSchedulingTerm) ProtoMessage() {}
 
 func (x *PreferredSchedulingTerm) ProtoReflect() protoreflect.Message {
-	mi := &file_wask_v1_pod_proto_msgTypes[11]
+	mi := &file_wask_v1_pod_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -872,7 +938,7 @@ func (x *PreferredSchedulingTerm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreferredSchedulingTerm.ProtoReflect.Descriptor instead.
 func (*PreferredSchedulingTerm) Descriptor() ([]byte, []int) {
-	return file_wask_v1_pod_proto_rawDescGZIP(), []int{11}
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PreferredSchedulingTerm) GetWeight() int32 {
@@ -908,7 +974,7 @@ type Toleration struct {
 
 func (x *Toleration) Reset() {
 	*x = Toleration{}
-	mi := &file_wask_v1_pod_proto_msgTypes[12]
+	mi := &file_wask_v1_pod_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -920,7 +986,7 @@ func (x *Toleration) String() string {
 func (*Toleration) ProtoMessage() {}
 
 func (x *Toleration) ProtoReflect() protoreflect.Message {
-	mi := &file_wask_v1_pod_proto_msgTypes[12]
+	mi := &file_wask_v1_pod_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -933,7 +999,7 @@ func (x *Toleration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Toleration.ProtoReflect.Descriptor instead.
 func (*Toleration) Descriptor() ([]byte, []int) {
-	return file_wask_v1_pod_proto_rawDescGZIP(), []int{12}
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Toleration) GetKey() string {
@@ -986,7 +1052,7 @@ type Mount struct {
 
 func (x *Mount) Reset() {
 	*x = Mount{}
-	mi := &file_wask_v1_pod_proto_msgTypes[13]
+	mi := &file_wask_v1_pod_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -998,7 +1064,7 @@ func (x *Mount) String() string {
 func (*Mount) ProtoMessage() {}
 
 func (x *Mount) ProtoReflect() protoreflect.Message {
-	mi := &file_wask_v1_pod_proto_msgTypes[13]
+	mi := &file_wask_v1_pod_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1011,7 +1077,7 @@ func (x *Mount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Mount.ProtoReflect.Descriptor instead.
 func (*Mount) Descriptor() ([]byte, []int) {
-	return file_wask_v1_pod_proto_rawDescGZIP(), []int{13}
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Mount) GetHostPath() string {
@@ -1048,7 +1114,7 @@ type OutboundService struct {
 
 func (x *OutboundService) Reset() {
 	*x = OutboundService{}
-	mi := &file_wask_v1_pod_proto_msgTypes[14]
+	mi := &file_wask_v1_pod_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1060,7 +1126,7 @@ func (x *OutboundService) String() string {
 func (*OutboundService) ProtoMessage() {}
 
 func (x *OutboundService) ProtoReflect() protoreflect.Message {
-	mi := &file_wask_v1_pod_proto_msgTypes[14]
+	mi := &file_wask_v1_pod_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1073,7 +1139,7 @@ func (x *OutboundService) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboundService.ProtoReflect.Descriptor instead.
 func (*OutboundService) Descriptor() ([]byte, []int) {
-	return file_wask_v1_pod_proto_rawDescGZIP(), []int{14}
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *OutboundService) GetService() string {
@@ -1101,7 +1167,8 @@ type PodStatus struct {
 	//	"Failed"    it stopped for good: non-zero exit without restart, or evicted/killed.
 	//	"Unknown"   its node stopped reporting.
 	Phase string `protobuf:"bytes,1,opt,name=phase,proto3" json:"phase,omitempty"`
-	// Types: "PodScheduled" (bound to a node), "Ready" (passes readiness; receives traffic).
+	// Types: "PodScheduled" (bound to a node), "Initialized" (the node has fetched and compiled the
+	// module), "Ready" (passes readiness; receives traffic).
 	Conditions []*Condition `protobuf:"bytes,2,rep,name=conditions,proto3" json:"conditions,omitempty"`
 	// Human-readable detail of why the pod is in this phase.
 	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
@@ -1125,7 +1192,7 @@ type PodStatus struct {
 
 func (x *PodStatus) Reset() {
 	*x = PodStatus{}
-	mi := &file_wask_v1_pod_proto_msgTypes[15]
+	mi := &file_wask_v1_pod_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1137,7 +1204,7 @@ func (x *PodStatus) String() string {
 func (*PodStatus) ProtoMessage() {}
 
 func (x *PodStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_wask_v1_pod_proto_msgTypes[15]
+	mi := &file_wask_v1_pod_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1150,7 +1217,7 @@ func (x *PodStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodStatus.ProtoReflect.Descriptor instead.
 func (*PodStatus) Descriptor() ([]byte, []int) {
-	return file_wask_v1_pod_proto_rawDescGZIP(), []int{15}
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PodStatus) GetPhase() string {
@@ -1226,8 +1293,10 @@ func (x *PodStatus) GetLastTermination() *TerminationState {
 // TerminationState is how an instance ended.
 type TerminationState struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// CamelCase: "Completed" (exit 0), "Error" (non-zero exit), "Trap" (a wasm trap), "OOM" (memory
-	// limit), "Timeout" (timeout limit), "Killed" (stopped by the node), "LivenessProbeFailed".
+	// CamelCase, in the kubelet's words: "Completed" (exit 0), "Error" (non-zero exit, or a wasm
+	// trap: see message), "OOMKilled" (refused memory beyond its limit), "DeadlineExceeded" (its
+	// timeout limit), "Killed" (stopped by the node, e.g. when the node agent restarted),
+	// "StartError" (could not be instantiated), "LivenessProbeFailed".
 	Reason string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
 	// The WASI exit code; meaningful for "Completed" and "Error".
 	ExitCode int32 `protobuf:"varint,2,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
@@ -1241,7 +1310,7 @@ type TerminationState struct {
 
 func (x *TerminationState) Reset() {
 	*x = TerminationState{}
-	mi := &file_wask_v1_pod_proto_msgTypes[16]
+	mi := &file_wask_v1_pod_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1253,7 +1322,7 @@ func (x *TerminationState) String() string {
 func (*TerminationState) ProtoMessage() {}
 
 func (x *TerminationState) ProtoReflect() protoreflect.Message {
-	mi := &file_wask_v1_pod_proto_msgTypes[16]
+	mi := &file_wask_v1_pod_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1266,7 +1335,7 @@ func (x *TerminationState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TerminationState.ProtoReflect.Descriptor instead.
 func (*TerminationState) Descriptor() ([]byte, []int) {
-	return file_wask_v1_pod_proto_rawDescGZIP(), []int{16}
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *TerminationState) GetReason() string {
@@ -1318,7 +1387,7 @@ const file_wask_v1_pod_proto_rawDesc = "" +
 	"\x06status\x18\x05 \x01(\v2\x12.wask.v1.PodStatusR\x06status\"h\n" +
 	"\x0fPodTemplateSpec\x12/\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x13.wask.v1.ObjectMetaR\bmetadata\x12$\n" +
-	"\x04spec\x18\x02 \x01(\v2\x10.wask.v1.PodSpecR\x04spec\"\xc3\x06\n" +
+	"\x04spec\x18\x02 \x01(\v2\x10.wask.v1.PodSpecR\x04spec\"\x81\a\n" +
 	"\aPodSpec\x12\x16\n" +
 	"\x06module\x18\x01 \x01(\tR\x06module\x12\x12\n" +
 	"\x04mode\x18\x02 \x01(\tR\x04mode\x12\x12\n" +
@@ -1337,11 +1406,15 @@ const file_wask_v1_pod_proto_rawDesc = "" +
 	"\x13priority_class_name\x18\x0e \x01(\tR\x11priorityClassName\x12&\n" +
 	"\x06mounts\x18\x0f \x03(\v2\x0e.wask.v1.MountR\x06mounts\x124\n" +
 	"\boutbound\x18\x10 \x03(\v2\x18.wask.v1.OutboundServiceR\boutbound\x128\n" +
-	"\x18termination_grace_period\x18\x11 \x01(\tR\x16terminationGracePeriod\x1a?\n" +
+	"\x18termination_grace_period\x18\x11 \x01(\tR\x16terminationGracePeriod\x12<\n" +
+	"\fcapabilities\x18\x12 \x01(\v2\x18.wask.v1.PodCapabilitiesR\fcapabilities\x1a?\n" +
 	"\x11NodeSelectorEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\v\n" +
-	"\t_priority\"2\n" +
+	"\t_priority\"?\n" +
+	"\x0fPodCapabilities\x12\x14\n" +
+	"\x05clock\x18\x01 \x01(\bR\x05clock\x12\x16\n" +
+	"\x06random\x18\x02 \x01(\bR\x06random\"2\n" +
 	"\x06EnvVar\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\"\x9a\x02\n" +
@@ -1434,65 +1507,67 @@ func file_wask_v1_pod_proto_rawDescGZIP() []byte {
 	return file_wask_v1_pod_proto_rawDescData
 }
 
-var file_wask_v1_pod_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_wask_v1_pod_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_wask_v1_pod_proto_goTypes = []any{
 	(*Pod)(nil),                     // 0: wask.v1.Pod
 	(*PodTemplateSpec)(nil),         // 1: wask.v1.PodTemplateSpec
 	(*PodSpec)(nil),                 // 2: wask.v1.PodSpec
-	(*EnvVar)(nil),                  // 3: wask.v1.EnvVar
-	(*ResourceRequirements)(nil),    // 4: wask.v1.ResourceRequirements
-	(*Probe)(nil),                   // 5: wask.v1.Probe
-	(*HTTPGetAction)(nil),           // 6: wask.v1.HTTPGetAction
-	(*Affinity)(nil),                // 7: wask.v1.Affinity
-	(*NodeAffinity)(nil),            // 8: wask.v1.NodeAffinity
-	(*NodeSelectorTerm)(nil),        // 9: wask.v1.NodeSelectorTerm
-	(*NodeSelectorRequirement)(nil), // 10: wask.v1.NodeSelectorRequirement
-	(*PreferredSchedulingTerm)(nil), // 11: wask.v1.PreferredSchedulingTerm
-	(*Toleration)(nil),              // 12: wask.v1.Toleration
-	(*Mount)(nil),                   // 13: wask.v1.Mount
-	(*OutboundService)(nil),         // 14: wask.v1.OutboundService
-	(*PodStatus)(nil),               // 15: wask.v1.PodStatus
-	(*TerminationState)(nil),        // 16: wask.v1.TerminationState
-	nil,                             // 17: wask.v1.PodSpec.NodeSelectorEntry
-	nil,                             // 18: wask.v1.ResourceRequirements.RequestsEntry
-	nil,                             // 19: wask.v1.ResourceRequirements.LimitsEntry
-	(*ObjectMeta)(nil),              // 20: wask.v1.ObjectMeta
-	(*Condition)(nil),               // 21: wask.v1.Condition
-	(*timestamppb.Timestamp)(nil),   // 22: google.protobuf.Timestamp
+	(*PodCapabilities)(nil),         // 3: wask.v1.PodCapabilities
+	(*EnvVar)(nil),                  // 4: wask.v1.EnvVar
+	(*ResourceRequirements)(nil),    // 5: wask.v1.ResourceRequirements
+	(*Probe)(nil),                   // 6: wask.v1.Probe
+	(*HTTPGetAction)(nil),           // 7: wask.v1.HTTPGetAction
+	(*Affinity)(nil),                // 8: wask.v1.Affinity
+	(*NodeAffinity)(nil),            // 9: wask.v1.NodeAffinity
+	(*NodeSelectorTerm)(nil),        // 10: wask.v1.NodeSelectorTerm
+	(*NodeSelectorRequirement)(nil), // 11: wask.v1.NodeSelectorRequirement
+	(*PreferredSchedulingTerm)(nil), // 12: wask.v1.PreferredSchedulingTerm
+	(*Toleration)(nil),              // 13: wask.v1.Toleration
+	(*Mount)(nil),                   // 14: wask.v1.Mount
+	(*OutboundService)(nil),         // 15: wask.v1.OutboundService
+	(*PodStatus)(nil),               // 16: wask.v1.PodStatus
+	(*TerminationState)(nil),        // 17: wask.v1.TerminationState
+	nil,                             // 18: wask.v1.PodSpec.NodeSelectorEntry
+	nil,                             // 19: wask.v1.ResourceRequirements.RequestsEntry
+	nil,                             // 20: wask.v1.ResourceRequirements.LimitsEntry
+	(*ObjectMeta)(nil),              // 21: wask.v1.ObjectMeta
+	(*Condition)(nil),               // 22: wask.v1.Condition
+	(*timestamppb.Timestamp)(nil),   // 23: google.protobuf.Timestamp
 }
 var file_wask_v1_pod_proto_depIdxs = []int32{
-	20, // 0: wask.v1.Pod.metadata:type_name -> wask.v1.ObjectMeta
+	21, // 0: wask.v1.Pod.metadata:type_name -> wask.v1.ObjectMeta
 	2,  // 1: wask.v1.Pod.spec:type_name -> wask.v1.PodSpec
-	15, // 2: wask.v1.Pod.status:type_name -> wask.v1.PodStatus
-	20, // 3: wask.v1.PodTemplateSpec.metadata:type_name -> wask.v1.ObjectMeta
+	16, // 2: wask.v1.Pod.status:type_name -> wask.v1.PodStatus
+	21, // 3: wask.v1.PodTemplateSpec.metadata:type_name -> wask.v1.ObjectMeta
 	2,  // 4: wask.v1.PodTemplateSpec.spec:type_name -> wask.v1.PodSpec
-	3,  // 5: wask.v1.PodSpec.env:type_name -> wask.v1.EnvVar
-	4,  // 6: wask.v1.PodSpec.resources:type_name -> wask.v1.ResourceRequirements
-	5,  // 7: wask.v1.PodSpec.readiness_probe:type_name -> wask.v1.Probe
-	5,  // 8: wask.v1.PodSpec.liveness_probe:type_name -> wask.v1.Probe
-	17, // 9: wask.v1.PodSpec.node_selector:type_name -> wask.v1.PodSpec.NodeSelectorEntry
-	7,  // 10: wask.v1.PodSpec.affinity:type_name -> wask.v1.Affinity
-	12, // 11: wask.v1.PodSpec.tolerations:type_name -> wask.v1.Toleration
-	13, // 12: wask.v1.PodSpec.mounts:type_name -> wask.v1.Mount
-	14, // 13: wask.v1.PodSpec.outbound:type_name -> wask.v1.OutboundService
-	18, // 14: wask.v1.ResourceRequirements.requests:type_name -> wask.v1.ResourceRequirements.RequestsEntry
-	19, // 15: wask.v1.ResourceRequirements.limits:type_name -> wask.v1.ResourceRequirements.LimitsEntry
-	6,  // 16: wask.v1.Probe.http_get:type_name -> wask.v1.HTTPGetAction
-	8,  // 17: wask.v1.Affinity.node_affinity:type_name -> wask.v1.NodeAffinity
-	9,  // 18: wask.v1.NodeAffinity.required:type_name -> wask.v1.NodeSelectorTerm
-	11, // 19: wask.v1.NodeAffinity.preferred:type_name -> wask.v1.PreferredSchedulingTerm
-	10, // 20: wask.v1.NodeSelectorTerm.match_expressions:type_name -> wask.v1.NodeSelectorRequirement
-	9,  // 21: wask.v1.PreferredSchedulingTerm.preference:type_name -> wask.v1.NodeSelectorTerm
-	21, // 22: wask.v1.PodStatus.conditions:type_name -> wask.v1.Condition
-	22, // 23: wask.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
-	16, // 24: wask.v1.PodStatus.last_termination:type_name -> wask.v1.TerminationState
-	22, // 25: wask.v1.TerminationState.started_at:type_name -> google.protobuf.Timestamp
-	22, // 26: wask.v1.TerminationState.finished_at:type_name -> google.protobuf.Timestamp
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	4,  // 5: wask.v1.PodSpec.env:type_name -> wask.v1.EnvVar
+	5,  // 6: wask.v1.PodSpec.resources:type_name -> wask.v1.ResourceRequirements
+	6,  // 7: wask.v1.PodSpec.readiness_probe:type_name -> wask.v1.Probe
+	6,  // 8: wask.v1.PodSpec.liveness_probe:type_name -> wask.v1.Probe
+	18, // 9: wask.v1.PodSpec.node_selector:type_name -> wask.v1.PodSpec.NodeSelectorEntry
+	8,  // 10: wask.v1.PodSpec.affinity:type_name -> wask.v1.Affinity
+	13, // 11: wask.v1.PodSpec.tolerations:type_name -> wask.v1.Toleration
+	14, // 12: wask.v1.PodSpec.mounts:type_name -> wask.v1.Mount
+	15, // 13: wask.v1.PodSpec.outbound:type_name -> wask.v1.OutboundService
+	3,  // 14: wask.v1.PodSpec.capabilities:type_name -> wask.v1.PodCapabilities
+	19, // 15: wask.v1.ResourceRequirements.requests:type_name -> wask.v1.ResourceRequirements.RequestsEntry
+	20, // 16: wask.v1.ResourceRequirements.limits:type_name -> wask.v1.ResourceRequirements.LimitsEntry
+	7,  // 17: wask.v1.Probe.http_get:type_name -> wask.v1.HTTPGetAction
+	9,  // 18: wask.v1.Affinity.node_affinity:type_name -> wask.v1.NodeAffinity
+	10, // 19: wask.v1.NodeAffinity.required:type_name -> wask.v1.NodeSelectorTerm
+	12, // 20: wask.v1.NodeAffinity.preferred:type_name -> wask.v1.PreferredSchedulingTerm
+	11, // 21: wask.v1.NodeSelectorTerm.match_expressions:type_name -> wask.v1.NodeSelectorRequirement
+	10, // 22: wask.v1.PreferredSchedulingTerm.preference:type_name -> wask.v1.NodeSelectorTerm
+	22, // 23: wask.v1.PodStatus.conditions:type_name -> wask.v1.Condition
+	23, // 24: wask.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	17, // 25: wask.v1.PodStatus.last_termination:type_name -> wask.v1.TerminationState
+	23, // 26: wask.v1.TerminationState.started_at:type_name -> google.protobuf.Timestamp
+	23, // 27: wask.v1.TerminationState.finished_at:type_name -> google.protobuf.Timestamp
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_wask_v1_pod_proto_init() }
@@ -1502,16 +1577,16 @@ func file_wask_v1_pod_proto_init() {
 	}
 	file_wask_v1_meta_proto_init()
 	file_wask_v1_pod_proto_msgTypes[2].OneofWrappers = []any{}
-	file_wask_v1_pod_proto_msgTypes[6].OneofWrappers = []any{}
-	file_wask_v1_pod_proto_msgTypes[12].OneofWrappers = []any{}
+	file_wask_v1_pod_proto_msgTypes[7].OneofWrappers = []any{}
 	file_wask_v1_pod_proto_msgTypes[13].OneofWrappers = []any{}
+	file_wask_v1_pod_proto_msgTypes[14].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wask_v1_pod_proto_rawDesc), len(file_wask_v1_pod_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

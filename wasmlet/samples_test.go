@@ -1,0 +1,26 @@
+package wasmlet_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/wask-dev/wask/internal/samplebuild"
+)
+
+// sample builds (or takes from the build cache) a guest of wasm-samples.
+func sample(t testing.TB, name string) []byte {
+	t.Helper()
+	if name == "tiny" { // hand-written, committed as .wasm
+		b, err := os.ReadFile(filepath.Join("..", "wasm-samples", "tiny", "tiny.wasm"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	b, err := os.ReadFile(samplebuild.Build(t, filepath.Join("..", "wasm-samples", name)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

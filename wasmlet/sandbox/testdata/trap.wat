@@ -1,0 +1,2 @@
+;; A command that traps at once.
+(module (func (export "_start") unreachable))
