@@ -1,0 +1,182 @@
+package sched
+
+// The built-in scorers.
+const (
+	LeastAllocatedName  = "LeastAllocated"
+	MostAllocatedName   = "MostAllocated"
+	OwnerSpreadName     = "OwnerSpread"
+	TopologySpreadName  = "TopologySpread"
+	NodePreferenceName  = "NodePreference"
+	TaintPreferenceName = "TaintPreference"
+)
+
+// LeastAllocated prefers nodes with the most room left after the pod:
+// the mean over memory and CPU of free/allocatable. It spreads load.
+type LeastAllocated struct{}
+
+func (LeastAllocated) Name() string { return LeastAllocatedName }
+
+func (LeastAllocated) Score(_ *Snapshot, p *PodInfo, nodes []*NodeInfo, scores []int64) {
+	for i, n := range nodes {
+		scores[i] = allocationScore(p.Requests, n, false)
+	}
+}
+
+// MostAllocated prefers the fullest nodes that still fit the pod (bin
+// packing): the mean over memory and CPU of used/allocatable.
+type MostAllocated struct{}
+
+func (MostAllocated) Name() string { return MostAllocatedName }
+
+func (MostAllocated) Score(_ *Snapshot, p *PodInfo, nodes []*NodeInfo, scores []int64) {
+	for i, n := range nodes {
+		scores[i] = allocationScore(p.Requests, n, true)
+	}
+}
+
+// allocationScore is the mean, over the resources the node has, of the
+// used (most) or free (least) fraction after adding req, in 0..100.
+func allocationScore(req Resources, n *NodeInfo, most bool) int64 {
+	var sum, k int64
+	if a := n.Allocatable.Memory; a > 0 {
+		sum += usedFraction(n.Requested.Memory+req.Memory, a, most)
+		k++
+	}
+	if a := n.Allocatable.MilliCPU; a > 0 {
+		sum += usedFraction(n.Requested.MilliCPU+req.MilliCPU, a, most)
+		k++
+	}
+	if k == 2 {
+		return sum / 2
+	}
+	return sum
+}
+
+// usedFraction is 100 × used / alloc (most) or 100 − that (least).
+func usedFraction(used, alloc int64, most bool) int64 {
+	used = min(max(used, 0), alloc)
+	var frac int64
+	if alloc > 1<<50 { // used*100 could overflow
+		frac = used / (alloc / MaxNodeScore)
+	} else {
+		frac = used * MaxNodeScore / alloc
+	}
+	if most {
+		return frac
+	}
+	return MaxNodeScore - frac
+}
+
+// OwnerSpread prefers nodes with fewer pods of the pod's owner (its
+// controller, e.g. a ReplicaSet): 100 × (max − count) / max over the
+// candidate nodes. Pods without an owner score every node the same.
+type OwnerSpread struct{}
+
+func (OwnerSpread) Name() string { return OwnerSpreadName }
+
+func (OwnerSpread) Score(s *Snapshot, p *PodInfo, nodes []*NodeInfo, scores []int64) {
+	if p.Owner == "" {
+		return
+	}
+	oc := s.owners[p.Owner]
+	var most int64
+	for i, n := range nodes {
+		scores[i] = int64(oc.onNode(n))
+		most = max(most, scores[i])
+	}
+	invert(scores, most)
+}
+
+// invert turns counts into 100 × (most − c) / most (all 100 if most is 0).
+func invert(scores []int64, most int64) {
+	for i, c := range scores {
+		if most == 0 {
+			scores[i] = MaxNodeScore
+		} else {
+			scores[i] = (most - c) * MaxNodeScore / most
+		}
+	}
+}
+
+// TopologySpread prefers nodes whose topology domain (the value of a
+// label such as "zone", Config.TopologyKeys) holds fewer pods of the pod's
+// owner; the mean over the keys. A node without the label scores 0 for
+// that key.
+type TopologySpread struct{}
+
+func (TopologySpread) Name() string { return TopologySpreadName }
+
+func (TopologySpread) Score(s *Snapshot, p *PodInfo, nodes []*NodeInfo, scores []int64) {
+	if p.Owner == "" || len(s.topoKeys) == 0 {
+		return
+	}
+	oc := s.owners[p.Owner]
+	for k := range s.topoKeys {
+		var most int32
+		for _, n := range nodes {
+			if c, ok := oc.inTopology(k, n); ok {
+				most = max(most, c)
+			}
+		}
+		for i, n := range nodes {
+			c, ok := oc.inTopology(k, n)
+			switch {
+			case !ok:
+			case most == 0:
+				scores[i] += MaxNodeScore
+			default:
+				scores[i] += int64(most-c) * MaxNodeScore / int64(most)
+			}
+		}
+	}
+	for i := range scores {
+		scores[i] /= int64(len(s.topoKeys))
+	}
+}
+
+// NodePreference scores the pod's preferred node affinity: the sum of the
+// weights of the terms a node matches, scaled so the best node gets 100.
+type NodePreference struct{}
+
+func (NodePreference) Name() string { return NodePreferenceName }
+
+func (NodePreference) Score(_ *Snapshot, p *PodInfo, nodes []*NodeInfo, scores []int64) {
+	terms := p.Pod.GetSpec().GetAffinity().GetNodeAffinity().GetPreferred()
+	if len(terms) == 0 {
+		return
+	}
+	var best int64
+	for i, n := range nodes {
+		for _, t := range terms {
+			if termMatches(t.GetPreference(), n.labels) {
+				scores[i] += int64(t.GetWeight())
+			}
+		}
+		best = max(best, scores[i])
+	}
+	if best > 0 {
+		for i := range scores {
+			scores[i] = scores[i] * MaxNodeScore / best
+		}
+	}
+}
+
+// TaintPreference prefers nodes with fewer PreferNoSchedule taints the
+// pod does not tolerate.
+type TaintPreference struct{}
+
+func (TaintPreference) Name() string { return TaintPreferenceName }
+
+func (TaintPreference) Score(_ *Snapshot, p *PodInfo, nodes []*NodeInfo, scores []int64) {
+	tols := p.Pod.GetSpec().GetTolerations()
+	var most int64
+	for i, n := range nodes {
+		for _, t := range n.softTaints {
+			if !tolerated(t, tols) {
+				scores[i]++
+			}
+		}
+		most = max(most, scores[i])
+	}
+	invert(scores, most)
+}
