@@ -122,9 +122,9 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// New builds a Framework from cfg. An unknown or misplaced plugin name, or
+// NewFramework builds a Framework from cfg. An unknown or misplaced plugin name, or
 // a bad weight, is an error naming the field.
-func New(cfg Config) (*Framework, error) {
+func NewFramework(cfg Config) (*Framework, error) {
 	cfg = cfg.withDefaults()
 	byName := map[string]Plugin{}
 	for _, p := range append(builtins(), cfg.Plugins...) {

@@ -181,7 +181,7 @@ func snap(t testing.TB, fw *Framework, nodes []*waskv1.Node, pods []*waskv1.Pod,
 
 func mustFramework(t testing.TB, cfg Config) *Framework {
 	t.Helper()
-	fw, err := New(cfg)
+	fw, err := NewFramework(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -117,7 +117,7 @@ func TestPropertyPlacements(t *testing.T) {
 			pods = append(pods, genPod(i).Draw(t, "pod"))
 		}
 		seed := rapid.Uint64().Draw(t, "seed")
-		fw, err := New(Config{Seed: seed})
+		fw, err := NewFramework(Config{Seed: seed})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -178,7 +178,7 @@ func TestPropertyPlacements(t *testing.T) {
 // over the pods it counts there.
 func TestPropertySnapshotAccounting(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		fw, _ := New(Config{})
+		fw, _ := NewFramework(Config{})
 		s := fw.NewSnapshot()
 		for i := range 3 {
 			s.SetNode(node(fmt.Sprintf("n%d", i), labels("zone", fmt.Sprint(i%2))))

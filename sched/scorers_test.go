@@ -150,7 +150,7 @@ func TestConfigErrors(t *testing.T) {
 		{Config{Scorers: []ScorerConfig{{Name: NodeReadyName}}}, `scheduler config: scorers[0].name: "NodeReady" is not a score plugin (known: [LeastAllocated MostAllocated NodePreference OwnerSpread TaintPreference TopologySpread])`},
 		{Config{Scorers: []ScorerConfig{{Name: LeastAllocatedName, Weight: -1}}}, `scheduler config: scorers[0].weight: must be 1 to 1000, not -1`},
 	} {
-		if _, err := New(tt.cfg); err == nil || err.Error() != tt.want {
+		if _, err := NewFramework(tt.cfg); err == nil || err.Error() != tt.want {
 			t.Errorf("New: %v\nwant %s", err, tt.want)
 		}
 	}

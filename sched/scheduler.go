@@ -1,0 +1,265 @@
+package sched
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	waskv1 "github.com/wask-dev/wask/api/wask/v1"
+	"github.com/wask-dev/wask/client"
+)
+
+// Options configure a Scheduler.
+type Options struct {
+	// Client reaches the apiserver; required. It needs to read pods, nodes
+	// and modules, bind pods, write pod status, delete pods (preemption)
+	// and write events: an admin client.
+	Client *client.Client
+	// Config selects the plugins and tunes the loop; see Config.
+	Config Config
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+	// Registry gets the scheduler's metrics; nil: not registered.
+	Registry prometheus.Registerer
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// BindWorkers is how many Bind calls may be in flight at once. Default 4.
+	BindWorkers int
+	// ReportWorkers is how many goroutines write failure reports (pod
+	// status, events) and preemption deletes. Default 2.
+	ReportWorkers int
+}
+
+// Scheduler places the cluster's unbound pods. Make one with New and run
+// it with Run.
+type Scheduler struct {
+	opts    Options
+	fw      *Framework
+	log     *slog.Logger
+	metrics *metrics
+
+	mu   sync.Mutex // guards snap
+	snap *Snapshot
+
+	queue    *queue
+	binds    chan bindRequest
+	reports  *client.Queue[string]
+	pendingR sync.Map // pod key → *report
+}
+
+// New checks opts and builds a scheduler.
+func New(opts Options) (*Scheduler, error) {
+	if opts.Client == nil {
+		return nil, errors.New("scheduler: Options.Client: required")
+	}
+	fw, err := NewFramework(opts.Config)
+	if err != nil {
+		return nil, err
+	}
+	opts.Config = opts.Config.withDefaults()
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.BindWorkers <= 0 {
+		opts.BindWorkers = 4
+	}
+	if opts.ReportWorkers <= 0 {
+		opts.ReportWorkers = 2
+	}
+	s := &Scheduler{
+		opts: opts, fw: fw, log: opts.Logger, snap: fw.NewSnapshot(),
+		queue:   newQueue(opts.Config.InitialBackoff, opts.Config.MaxBackoff, opts.Now),
+		binds:   make(chan bindRequest, 4*opts.Config.BindBatchSize),
+		reports: client.NewQueue[string](client.QueueOptions{BaseDelay: 100 * time.Millisecond, MaxDelay: 10 * time.Second}),
+	}
+	s.metrics, err = newMetrics(opts.Registry, s.queue)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: register metrics: %w", err)
+	}
+	return s, nil
+}
+
+// Framework returns the scheduler's plugin framework.
+func (s *Scheduler) Framework() *Framework { return s.fw }
+
+// Run schedules until ctx ends, then returns nil after every goroutine it
+// started has ended. It fails only if its informers cannot be built.
+func (s *Scheduler) Run(ctx context.Context) error {
+	pods, err := s.informer("Pod", client.Handler{
+		OnAdd:    func(o *waskv1.Object) { s.onPod(nil, o.GetPod()) },
+		OnUpdate: func(old, o *waskv1.Object) { s.onPod(old.GetPod(), o.GetPod()) },
+		OnDelete: func(o *waskv1.Object) { s.onPodDelete(o.GetPod()) },
+	})
+	if err != nil {
+		return err
+	}
+	nodes, err := s.informer("Node", client.Handler{
+		OnAdd:    func(o *waskv1.Object) { s.onNode(nil, o.GetNode()) },
+		OnUpdate: func(old, o *waskv1.Object) { s.onNode(old.GetNode(), o.GetNode()) },
+		OnDelete: func(o *waskv1.Object) { s.onNodeDelete(o.GetNode()) },
+	})
+	if err != nil {
+		return err
+	}
+	modules, err := s.informer("Module", client.Handler{
+		OnAdd:    func(o *waskv1.Object) { s.onModule(o.GetModule(), false) },
+		OnUpdate: func(_, o *waskv1.Object) { s.onModule(o.GetModule(), false) },
+		OnDelete: func(o *waskv1.Object) { s.onModule(o.GetModule(), true) },
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, inf := range []*client.Informer{nodes, modules, pods} {
+		wg.Go(func() { inf.Run(ctx) })
+	}
+	for range s.opts.ReportWorkers {
+		wg.Go(func() { s.runReports(ctx) })
+	}
+	wg.Go(func() { s.runBinder(ctx) })
+	wg.Go(func() {
+		<-ctx.Done()
+		s.queue.Close()
+		s.reports.ShutDown()
+	})
+	// Schedule only once nodes and modules are known, or every pod would
+	// be reported unschedulable at start.
+	for _, inf := range []*client.Informer{nodes, modules, pods} {
+		if inf.WaitForSync(ctx) != nil {
+			break
+		}
+	}
+	if ctx.Err() == nil {
+		s.log.Info("scheduler started", "nodes", len(nodes.List()), "modules", len(modules.List()))
+		s.runScheduling(ctx)
+	}
+	cancel()
+	wg.Wait()
+	return nil
+}
+
+func (s *Scheduler) informer(kind string, h client.Handler) (*client.Informer, error) {
+	inf, err := client.NewInformer(s.opts.Client, client.InformerOptions{Kind: kind, Logger: s.log})
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	inf.AddHandler(h)
+	return inf, nil
+}
+
+// onPod keeps the snapshot and the queue current with a pod.
+func (s *Scheduler) onPod(old, pod *waskv1.Pod) {
+	key := pod.GetMetadata().GetNamespace() + "/" + pod.GetMetadata().GetName()
+	pi, err := NewPodInfo(pod)
+	if err != nil { // the apiserver validates quantities, so this is a bug
+		s.log.Error("scheduler: cannot read pod", "pod", key, "err", err)
+		return
+	}
+	if pod.GetSpec().GetNodeName() != "" || pi.Finished() || pi.Terminating {
+		s.mu.Lock()
+		err := s.snap.SetPod(pod)
+		if pod.GetSpec().GetNodeName() == "" {
+			s.snap.RemovePod(key) // leaving before it was placed
+		}
+		s.mu.Unlock()
+		if err != nil {
+			s.log.Error("scheduler: cannot count pod", "pod", key, "err", err)
+		}
+		s.queue.Delete(key)
+		if old != nil && (pi.Finished() != isFinished(old)) {
+			s.queue.MoveAll() // its room is free again
+		}
+		return
+	}
+	s.mu.Lock()
+	_, assumed, placed := s.snap.PodNode(key)
+	if nn := pod.GetStatus().GetNominatedNodeName(); nn != "" {
+		if cur, ok := s.snap.NominatedNode(key); !ok || cur != nn {
+			s.snap.Nominate(pi, nn)
+		}
+	}
+	s.mu.Unlock()
+	if placed && assumed {
+		return // binding in flight
+	}
+	retry := old == nil || old.GetMetadata().GetGeneration() != pod.GetMetadata().GetGeneration()
+	s.queue.Add(pod, retry)
+}
+
+func isFinished(p *waskv1.Pod) bool {
+	ph := p.GetStatus().GetPhase()
+	return ph == "Succeeded" || ph == "Failed"
+}
+
+func (s *Scheduler) onPodDelete(pod *waskv1.Pod) {
+	key := pod.GetMetadata().GetNamespace() + "/" + pod.GetMetadata().GetName()
+	s.mu.Lock()
+	_, _, placed := s.snap.PodNode(key)
+	s.snap.RemovePod(key)
+	s.mu.Unlock()
+	s.queue.Delete(key)
+	if placed {
+		s.queue.MoveAll()
+	}
+}
+
+func (s *Scheduler) onNode(old, n *waskv1.Node) {
+	s.mu.Lock()
+	err := s.snap.SetNode(n)
+	s.mu.Unlock()
+	if err != nil {
+		s.log.Error("scheduler: ignoring node", "node", n.GetMetadata().GetName(), "err", err)
+		return
+	}
+	if old == nil || nodeSchedulingChanged(old, n) {
+		s.queue.MoveAll()
+	}
+}
+
+// nodeSchedulingChanged reports whether a node update may let a pod fit:
+// anything but a heartbeat.
+func nodeSchedulingChanged(old, n *waskv1.Node) bool {
+	ready := func(n *waskv1.Node) string {
+		for _, c := range n.GetStatus().GetConditions() {
+			if c.GetType() == "Ready" {
+				return c.GetStatus()
+			}
+		}
+		return ""
+	}
+	o, c := old.GetStatus(), n.GetStatus()
+	return ready(old) != ready(n) ||
+		!equalProto(old.GetSpec(), n.GetSpec()) ||
+		!mapsEqual(old.GetMetadata().GetLabels(), n.GetMetadata().GetLabels()) ||
+		!mapsEqual(o.GetAllocatable(), c.GetAllocatable()) || !mapsEqual(o.GetCapacity(), c.GetCapacity()) ||
+		!equalProto(o.GetCapabilities(), c.GetCapabilities())
+}
+
+func (s *Scheduler) onNodeDelete(n *waskv1.Node) {
+	s.mu.Lock()
+	s.snap.RemoveNode(n.GetMetadata().GetName())
+	s.mu.Unlock()
+}
+
+func (s *Scheduler) onModule(m *waskv1.Module, deleted bool) {
+	s.mu.Lock()
+	if deleted {
+		s.snap.RemoveModule(m.GetMetadata().GetName())
+	} else {
+		s.snap.SetModule(m)
+	}
+	s.mu.Unlock()
+	if !deleted {
+		s.queue.MoveAll()
+	}
+}
