@@ -200,3 +200,25 @@ func TestQuantity(t *testing.T) {
 		}
 	}
 }
+
+// FuzzQuantity checks that the fast path of scaledQuantity agrees with the
+// exact one wherever it accepts, and that nothing panics.
+func FuzzQuantity(f *testing.F) {
+	for _, s := range []string{"64Mi", "500m", "1.5", "2Gi", "999999999Ki", "1e3", "7k"} {
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, s string, milli bool) {
+		scale := int64(1)
+		if milli {
+			scale = 1000
+		}
+		got, err := exactQuantity(s, scale)
+		fast, ok := fastQuantity(s, scale)
+		if !ok {
+			return
+		}
+		if err != nil || fast != got {
+			t.Fatalf("%q: fast %d, exact %d (%v)", s, fast, got, err)
+		}
+	})
+}

@@ -22,6 +22,14 @@ func ratPow(base, exp int64) *big.Rat {
 // returns it times scale (1 for bytes and counts, 1000 for milli-CPU),
 // rounded up, capped at MaxInt64.
 func scaledQuantity(s string, scale int64) (int64, error) {
+	if v, ok := fastQuantity(s, scale); ok {
+		return v, nil
+	}
+	return exactQuantity(s, scale)
+}
+
+// exactQuantity is scaledQuantity with big rationals, for any quantity.
+func exactQuantity(s string, scale int64) (int64, error) {
 	num := strings.TrimPrefix(s, "+")
 	end := strings.IndexFunc(num, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
 	if end < 0 {
@@ -44,4 +52,32 @@ func scaledQuantity(s string, scale int64) (int64, error) {
 		return math.MaxInt64, nil
 	}
 	return q.Int64(), nil
+}
+
+// intFactors are the integer suffix factors, for fastQuantity.
+var intFactors = map[string]int64{
+	"": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
+	"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40, "Pi": 1 << 50, "Ei": 1 << 60,
+}
+
+// fastQuantity handles the common case, an integer of up to 9 digits
+// with a suffix other than "m" (or "m" at scale 1000), without big
+// numbers. It reports false for anything else.
+func fastQuantity(s string, scale int64) (int64, bool) {
+	var n int64
+	i := 0
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		n = n*10 + int64(s[i]-'0')
+	}
+	if i == 0 || i > 9 {
+		return 0, false
+	}
+	if s[i:] == "m" && scale == 1000 {
+		return n, true
+	}
+	f, ok := intFactors[s[i:]]
+	if !ok || f > math.MaxInt64/1_000_000_000/scale {
+		return 0, false
+	}
+	return n * f * scale, true
 }

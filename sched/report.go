@@ -100,8 +100,6 @@ func (s *Scheduler) setUnschedulable(ctx context.Context, r *report) error {
 	if r.nominated != "" {
 		p.Status.NominatedNodeName = r.nominated
 	}
-	p.Status.Reason = "Unschedulable"
-	p.Status.Message = r.message
 	_, err := client.UpdateStatus(ctx, s.opts.Client, p)
 	switch connect.CodeOf(err) {
 	case connect.CodeAborted, connect.CodeNotFound:

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/wask-dev/wask/apiserver"
@@ -29,12 +30,14 @@ type serverOptions struct {
 	logLevel string
 	// writeUserConfig also writes the default client config (wask up).
 	writeUserConfig bool
+	sched           schedulerOptions
 }
 
 func (o *serverOptions) addFlags(c *cobra.Command) {
 	c.Flags().StringVar(&o.dataDir, "data-dir", defaultDataDir(), "where the cluster keeps its store, certificates and tokens")
 	c.Flags().StringVar(&o.apiAddr, "api-addr", "127.0.0.1:7070", "address the apiserver listens on (TLS)")
 	c.Flags().StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	o.sched.addFlags(c)
 }
 
 // defaultDataDir is $XDG_DATA_HOME/wask, or ~/.local/share/wask.
@@ -135,9 +138,16 @@ func (e *env) serve(ctx context.Context, o serverOptions) error {
 			}
 		}
 	}
+	reg := prometheus.NewRegistry()
+	stopScheduler, err := o.sched.start(ctx, log, adminCfg, reg)
+	if err != nil {
+		lis.Close()
+		return err
+	}
 	served := make(chan error, 1)
 	go func() {
 		served <- srv.Serve(ctx, apiserver.ServeConfig{
+			Registry: reg,
 			Listener: lis,
 			TLS:      &tls.Config{Certificates: []tls.Certificate{creds.cert}, MinVersion: tls.VersionTLS12},
 			Tokens:   apiserver.StaticTokens{Admin: creds.adminToken, NodeJoin: creds.join.Secret},
@@ -145,7 +155,9 @@ func (e *env) serve(ctx context.Context, o serverOptions) error {
 	}()
 	log.Info("apiserver listening", "url", url, "revision", st.Revision(), "startup", time.Since(start).Round(time.Millisecond))
 	fmt.Fprintf(e.stdout, "wask is up at %s (ready in %s). Use it: export WASK_CONFIG=%s\n", url, time.Since(start).Round(time.Millisecond), adminPath)
-	if err := <-served; err != nil {
+	err = <-served
+	stopScheduler()
+	if err != nil {
 		return err
 	}
 	log.Info("stopped")
