@@ -1,7 +1,10 @@
 package sched
 
 import (
+	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -229,5 +232,29 @@ func TestPreempt(t *testing.T) {
 	res = fw.Schedule(s, low)
 	if _, ok := fw.Preempt(s, low, &res); ok {
 		t.Error("a priority-1 pod preempted pods of priority ≥ 1")
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	path := t.TempDir() + "/sched.yaml"
+	writeFile(t, path, "seed: 7\nfilters: [NodeReady, ResourceFit]\nscorers:\n  - {name: MostAllocated, weight: 3}\ntopologyKeys: [rack]\ninitialBackoff: 2s\n")
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{Seed: 7, Filters: []string{"NodeReady", "ResourceFit"}, Scorers: []ScorerConfig{{"MostAllocated", 3}}, TopologyKeys: []string{"rack"}, InitialBackoff: 2 * time.Second}
+	if diff := cmp.Diff(want, cfg); diff != "" {
+		t.Errorf("LoadConfig (-want +got):\n%s", diff)
+	}
+	writeFile(t, path, "seed: 7\nweights: {}\n")
+	if _, err := LoadConfig(path); err == nil || !strings.Contains(err.Error(), "field weights not found") {
+		t.Errorf("unknown field: %v", err)
+	}
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
