@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,24 +121,37 @@ func startCluster(t testing.TB) *testcluster.Cluster {
 // runScheduler runs a scheduler until the test ends.
 func runScheduler(t testing.TB, c *client.Client, cfg Config) *Scheduler {
 	t.Helper()
+	s, _ := startScheduler(t, Options{Client: c, Config: cfg})
+	return s
+}
+
+// startScheduler runs a scheduler until stop is called or the test ends.
+func startScheduler(t testing.TB, opts Options) (s *Scheduler, stop func()) {
+	t.Helper()
 	var w io.Writer = io.Discard
 	if os.Getenv("WASK_TEST_LOG") != "" {
 		w = os.Stderr
 	}
-	s, err := New(Options{Client: c, Config: cfg, Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(w, nil))})
+	opts.Registry = prometheus.NewRegistry()
+	opts.Logger = slog.New(slog.NewTextHandler(w, nil))
+	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("scheduler: %v", err)
-		}
-	})
-	return s
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("scheduler: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return s, stop
 }
 
 // createPod creates a pod built by the pod helper (status and uid are

@@ -191,3 +191,41 @@ func TestSchedulerPreemptsLowerPriority(t *testing.T) {
 		t.Errorf("events of low: %v %v", evs, err)
 	}
 }
+
+// TestLeaderElection runs two schedulers that share a Lease: only the
+// holder binds pods; when it stops, it releases the lease and the other
+// takes over.
+func TestLeaderElection(t *testing.T) {
+	c := startCluster(t)
+	push(t, c.Client, "hello", wasmModule("wasi_snapshot_preview1"))
+	addSimNode(t, c.Client, node("n", alloc("64Gi", "64", "1000")))
+	le := func(id string) *LeaderElection {
+		return &LeaderElection{Identity: id, LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 50 * time.Millisecond}
+	}
+	a, stopA := startScheduler(t, Options{Client: c.Client, LeaderElection: le("a")})
+	waitFor(t, "a to lead", 20*time.Second, func() (bool, string) { return a.Leading(), "" })
+	b, _ := startScheduler(t, Options{Client: c.Client, LeaderElection: le("b")})
+
+	for i := range 20 {
+		createPod(t, c.Client, pod(fmt.Sprintf("first-%d", i)))
+	}
+	waitFor(t, "a to bind 20 pods", 20*time.Second, func() (bool, string) {
+		return testutil.ToFloat64(a.metrics.bound) == 20, fmt.Sprint(testutil.ToFloat64(a.metrics.bound))
+	})
+	if b.Leading() || testutil.ToFloat64(b.metrics.attempts.WithLabelValues("scheduled")) != 0 {
+		t.Fatalf("the follower scheduled while a led (leading %v)", b.Leading())
+	}
+
+	stopA()
+	waitFor(t, "b to take over", 20*time.Second, func() (bool, string) { return b.Leading(), "" })
+	for i := range 20 {
+		createPod(t, c.Client, pod(fmt.Sprintf("second-%d", i)))
+	}
+	waitFor(t, "b to bind 20 pods", 20*time.Second, func() (bool, string) {
+		return testutil.ToFloat64(b.metrics.bound) == 20, fmt.Sprint(testutil.ToFloat64(b.metrics.bound))
+	})
+	l, err := client.Get[*waskv1.Lease](context.Background(), c.Client, "default", "wask-scheduler")
+	if err != nil || l.GetSpec().GetHolderIdentity() != "b" || l.GetSpec().GetLeaseTransitions() != 1 {
+		t.Errorf("lease: %v, %v", l.GetSpec(), err)
+	}
+}

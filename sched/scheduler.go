@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,6 +34,10 @@ type Options struct {
 	// ReportWorkers is how many goroutines write failure reports (pod
 	// status, events) and preemption deletes. Default 2.
 	ReportWorkers int
+	// LeaderElection, if set, makes this scheduler schedule only while it
+	// holds a Lease, so that several may run for availability while one
+	// schedules. Nil: it always schedules.
+	LeaderElection *LeaderElection
 }
 
 // Scheduler places the cluster's unbound pods. Make one with New and run
@@ -46,10 +51,12 @@ type Scheduler struct {
 	mu   sync.Mutex // guards snap
 	snap *Snapshot
 
+	elector  *elector
 	queue    *queue
 	binds    chan bindRequest
 	reports  *client.Queue[string]
 	pendingR sync.Map // pod key → *report
+	leading  atomic.Bool
 }
 
 // New checks opts and builds a scheduler.
@@ -79,6 +86,13 @@ func New(opts Options) (*Scheduler, error) {
 		queue:   newQueue(opts.Config.InitialBackoff, opts.Config.MaxBackoff, opts.Now),
 		binds:   make(chan bindRequest, 4*opts.Config.BindBatchSize),
 		reports: client.NewQueue[string](client.QueueOptions{BaseDelay: 100 * time.Millisecond, MaxDelay: 10 * time.Second}),
+	}
+	if opts.LeaderElection != nil {
+		le, err := opts.LeaderElection.withDefaults()
+		if err != nil {
+			return nil, err
+		}
+		s.elector = &elector{le: le, c: opts.Client, now: opts.Now}
 	}
 	s.metrics, err = newMetrics(opts.Registry, s.queue)
 	if err != nil {
@@ -141,12 +155,44 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	if ctx.Err() == nil {
 		s.log.Info("scheduler started", "nodes", len(nodes.List()), "modules", len(modules.List()))
-		s.runScheduling(ctx)
+		if s.elector == nil {
+			s.runScheduling(ctx)
+		} else {
+			s.runLeading(ctx)
+		}
 	}
 	cancel()
 	wg.Wait()
 	return nil
 }
+
+// runLeading schedules while this scheduler holds the lease, and waits for
+// it otherwise, until ctx ends.
+func (s *Scheduler) runLeading(ctx context.Context) {
+	for s.elector.lead(ctx) {
+		s.log.Info("scheduler: leading", "lease", s.elector.le.Namespace+"/"+s.elector.le.Name, "identity", s.elector.le.Identity)
+		s.leading.Store(true)
+		lctx, lcancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.runScheduling(lctx)
+		}()
+		s.elector.hold(ctx)
+		lcancel()
+		<-done
+		s.leading.Store(false)
+		if ctx.Err() != nil {
+			s.elector.release()
+			return
+		}
+		s.log.Warn("scheduler: lost the lease, stopped scheduling")
+	}
+}
+
+// Leading reports whether the scheduler is scheduling now (always true
+// after start without leader election).
+func (s *Scheduler) Leading() bool { return s.elector == nil || s.leading.Load() }
 
 func (s *Scheduler) informer(kind string, h client.Handler) (*client.Informer, error) {
 	inf, err := client.NewInformer(s.opts.Client, client.InformerOptions{Kind: kind, Logger: s.log})

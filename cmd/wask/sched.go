@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
@@ -15,11 +17,13 @@ import (
 type schedulerOptions struct {
 	config string
 	off    bool
+	lease  bool
 }
 
 func (o *schedulerOptions) addFlags(c *cobra.Command) {
 	c.Flags().StringVar(&o.config, "scheduler-config", "", "scheduler config file (YAML: plugins, weights, seed; see sched.Config); default: built-in defaults")
 	c.Flags().BoolVar(&o.off, "no-scheduler", false, "do not run the scheduler in this process")
+	c.Flags().BoolVar(&o.lease, "scheduler-leader-elect", false, "schedule only while holding the Lease default/wask-scheduler (for several control planes)")
 }
 
 // start builds the scheduler for the apiserver at cfg and runs it in the
@@ -39,7 +43,12 @@ func (o *schedulerOptions) start(ctx context.Context, log *slog.Logger, cfg clie
 	if err != nil {
 		return nil, err
 	}
-	s, err := sched.New(sched.Options{Client: cl, Config: schedCfg, Logger: log.With("component", "scheduler"), Registry: reg})
+	opts := sched.Options{Client: cl, Config: schedCfg, Logger: log.With("component", "scheduler"), Registry: reg}
+	if o.lease {
+		host, _ := os.Hostname()
+		opts.LeaderElection = &sched.LeaderElection{Identity: fmt.Sprintf("%s-%d", host, os.Getpid())}
+	}
+	s, err := sched.New(opts)
 	if err != nil {
 		return nil, err
 	}
