@@ -142,3 +142,5 @@ func TestQueueBackoffTimerWakesPop(t *testing.T) {
 		t.Fatal("Pop on an empty queue with an ended context returned a pod")
 	}
 }
+
+func timeAt(sec int64) time.Time { return time.Unix(1000+sec, 0) }

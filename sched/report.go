@@ -71,13 +71,42 @@ func (s *Scheduler) writeReport(ctx context.Context, r *report) error {
 
 // setUnschedulable writes PodScheduled=False with the message, if the pod
 // does not say so already. The write is conditional on the revision the
-// scheduler saw, so it can never undo a binding.
+// scheduler saw, so it can never undo a binding; if the pod changed
+// meanwhile, it is read again and, if still unbound, written again.
 func (s *Scheduler) setUnschedulable(ctx context.Context, r *report) error {
 	p := proto.Clone(r.pod).(*waskv1.Pod)
+	for attempt := 0; ; attempt++ {
+		if !markUnschedulable(p, r, timestamppb.New(s.opts.Now())) {
+			return nil // already says so
+		}
+		_, err := client.UpdateStatus(ctx, s.opts.Client, p)
+		switch {
+		case err == nil, connect.CodeOf(err) == connect.CodeNotFound:
+			return nil
+		case connect.CodeOf(err) != connect.CodeAborted:
+			return fmt.Errorf("update status of pod %s/%s: %w", p.GetMetadata().GetNamespace(), p.GetMetadata().GetName(), err)
+		case attempt == 2:
+			return nil // changing fast: the next attempt will report
+		}
+		md := r.pod.GetMetadata()
+		if p, err = client.Get[*waskv1.Pod](ctx, s.opts.Client, md.GetNamespace(), md.GetName()); err != nil {
+			if connect.CodeOf(err) == connect.CodeNotFound {
+				return nil
+			}
+			return fmt.Errorf("read pod %s/%s: %w", md.GetNamespace(), md.GetName(), err)
+		}
+		if p.GetSpec().GetNodeName() != "" || p.GetMetadata().GetUid() != md.GetUid() || p.GetMetadata().GetDeletionTimestamp() != nil {
+			return nil // bound (or replaced, or leaving) meanwhile
+		}
+	}
+}
+
+// markUnschedulable sets p's PodScheduled=False condition (and nominated
+// node) from r; it reports false if p already says so.
+func markUnschedulable(p *waskv1.Pod, r *report, now *timestamppb.Timestamp) bool {
 	if p.Status == nil {
 		p.Status = &waskv1.PodStatus{}
 	}
-	now := timestamppb.New(s.opts.Now())
 	cond := &waskv1.Condition{Type: "PodScheduled", Status: "False", Reason: "Unschedulable", Message: r.message, LastTransitionTime: now, LastUpdateTime: now}
 	found := false
 	for i, c := range p.Status.Conditions {
@@ -87,7 +116,7 @@ func (s *Scheduler) setUnschedulable(ctx context.Context, r *report) error {
 		found = true
 		if c.GetStatus() == "False" && c.GetMessage() == r.message && c.GetReason() == "Unschedulable" &&
 			(r.nominated == "" || p.Status.NominatedNodeName == r.nominated) {
-			return nil // already says so
+			return false
 		}
 		if c.GetStatus() == "False" {
 			cond.LastTransitionTime = c.GetLastTransitionTime()
@@ -100,15 +129,7 @@ func (s *Scheduler) setUnschedulable(ctx context.Context, r *report) error {
 	if r.nominated != "" {
 		p.Status.NominatedNodeName = r.nominated
 	}
-	_, err := client.UpdateStatus(ctx, s.opts.Client, p)
-	switch connect.CodeOf(err) {
-	case connect.CodeAborted, connect.CodeNotFound:
-		return nil // the pod changed (perhaps bound) or went: a newer state will be handled
-	}
-	if err != nil {
-		return fmt.Errorf("update status of pod %s/%s: %w", p.GetMetadata().GetNamespace(), p.GetMetadata().GetName(), err)
-	}
-	return nil
+	return true
 }
 
 // event records an Event about pod, folding repeats into one Event with a
