@@ -39,11 +39,11 @@ func (MostAllocated) Score(_ *Snapshot, p *PodInfo, nodes []*NodeInfo, scores []
 func allocationScore(req Resources, n *NodeInfo, most bool) int64 {
 	var sum, k int64
 	if a := n.Allocatable.Memory; a > 0 {
-		sum += usedFraction(n.Requested.Memory+req.Memory, a, most)
+		sum += usedFraction(n.Requested.Memory+req.Memory, a, n.memScale, most)
 		k++
 	}
 	if a := n.Allocatable.MilliCPU; a > 0 {
-		sum += usedFraction(n.Requested.MilliCPU+req.MilliCPU, a, most)
+		sum += usedFraction(n.Requested.MilliCPU+req.MilliCPU, a, n.cpuScale, most)
 		k++
 	}
 	if k == 2 {
@@ -52,15 +52,12 @@ func allocationScore(req Resources, n *NodeInfo, most bool) int64 {
 	return sum
 }
 
-// usedFraction is 100 × used / alloc (most) or 100 − that (least).
-func usedFraction(used, alloc int64, most bool) int64 {
+// usedFraction is 100 × used / alloc (most) or 100 − that (least);
+// scale is 100 / alloc. Scores are computed in floating point: a division
+// per node and resource would cost more than the rest of the scoring.
+func usedFraction(used, alloc int64, scale float64, most bool) int64 {
 	used = min(max(used, 0), alloc)
-	var frac int64
-	if alloc > 1<<50 { // used*100 could overflow
-		frac = used / (alloc / MaxNodeScore)
-	} else {
-		frac = used * MaxNodeScore / alloc
-	}
+	frac := min(scaled(used, scale), MaxNodeScore)
 	if most {
 		return frac
 	}
@@ -89,13 +86,22 @@ func (OwnerSpread) Score(s *Snapshot, p *PodInfo, nodes []*NodeInfo, scores []in
 
 // invert turns counts into 100 × (most − c) / most (all 100 if most is 0).
 func invert(scores []int64, most int64) {
-	for i, c := range scores {
-		if most == 0 {
+	if most == 0 {
+		for i := range scores {
 			scores[i] = MaxNodeScore
-		} else {
-			scores[i] = (most - c) * MaxNodeScore / most
 		}
+		return
 	}
+	scale := MaxNodeScore / float64(most)
+	for i, c := range scores {
+		scores[i] = scaled(most-c, scale)
+	}
+}
+
+// scaled returns ⌊x × scale⌋, allowing for the rounding error of the
+// product when it should be a whole number.
+func scaled(x int64, scale float64) int64 {
+	return int64(float64(x)*scale + 1e-9)
 }
 
 // TopologySpread prefers nodes whose topology domain (the value of a
@@ -118,14 +124,13 @@ func (TopologySpread) Score(s *Snapshot, p *PodInfo, nodes []*NodeInfo, scores [
 				most = max(most, c)
 			}
 		}
+		scale := MaxNodeScore / float64(max(most, 1))
 		for i, n := range nodes {
-			c, ok := oc.inTopology(k, n)
-			switch {
-			case !ok:
-			case most == 0:
-				scores[i] += MaxNodeScore
-			default:
-				scores[i] += int64(most-c) * MaxNodeScore / int64(most)
+			if c, ok := oc.inTopology(k, n); ok {
+				scores[i] += scaled(int64(most-c), scale)
+				if most == 0 {
+					scores[i] += MaxNodeScore
+				}
 			}
 		}
 	}

@@ -17,6 +17,8 @@ type NodeInfo struct {
 	Ready         bool
 	Unschedulable bool
 	Allocatable   Resources
+	// memScale and cpuScale are 100 / allocatable (0 if none), for scoring.
+	memScale, cpuScale float64
 	// Requested is the sum of the requests of the pods on the node: those
 	// bound to it and those this scheduler assumed there.
 	Requested Resources
@@ -161,6 +163,13 @@ func (s *Snapshot) SetNode(node *waskv1.Node) error {
 	}
 	n.Node = node
 	n.Allocatable = alloc
+	n.memScale, n.cpuScale = 0, 0
+	if alloc.Memory > 0 {
+		n.memScale = MaxNodeScore / float64(alloc.Memory)
+	}
+	if alloc.MilliCPU > 0 {
+		n.cpuScale = MaxNodeScore / float64(alloc.MilliCPU)
+	}
 	n.Unschedulable = node.GetSpec().GetUnschedulable()
 	n.Ready = false
 	for _, c := range node.GetStatus().GetConditions() {
