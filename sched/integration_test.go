@@ -229,3 +229,63 @@ func TestLeaderElection(t *testing.T) {
 		t.Errorf("lease: %v, %v", l.GetSpec(), err)
 	}
 }
+
+// TestSchedulerNeverOverfills creates more pods than the nodes can hold at
+// once: the assume cache counts pods whose bindings are in flight, so
+// exactly the capacity is bound and the rest wait, reported as "too many
+// pods"; when bound pods are deleted, as many waiting pods take their
+// place.
+func TestSchedulerNeverOverfills(t *testing.T) {
+	c := startCluster(t)
+	push(t, c.Client, "hello", wasmModule("wasi_snapshot_preview1"))
+	for i := range 3 {
+		addSimNode(t, c.Client, node(simName(i), alloc("1Gi", "1", "5")))
+	}
+	runScheduler(t, c.Client, Config{InitialBackoff: 50 * time.Millisecond})
+	for i := range 25 {
+		createPod(t, c.Client, pod(fmt.Sprintf("p-%02d", i), func(p *waskv1.Pod) { p.Spec.TerminationGracePeriod = "0s" }))
+	}
+	state := func() (bound map[string][]string, pending []*waskv1.Pod) {
+		pods, _, err := client.List[*waskv1.Pod](context.Background(), c.Client, client.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bound = map[string][]string{}
+		for _, p := range pods {
+			if n := p.GetSpec().GetNodeName(); n != "" {
+				bound[n] = append(bound[n], p.GetMetadata().GetName())
+			} else {
+				pending = append(pending, p)
+			}
+		}
+		return bound, pending
+	}
+	want := "0/3 nodes are available: 3 too many pods."
+	waitFor(t, "15 bound, 10 reported pending", 20*time.Second, func() (bool, string) {
+		bound, pending := state()
+		reported := 0
+		for _, p := range pending {
+			if podCondition(p, "PodScheduled").GetMessage() == want {
+				reported++
+			}
+		}
+		n := 0
+		for node, pods := range bound {
+			if len(pods) > 5 {
+				t.Fatalf("node %s holds %d pods, more than its 5", node, len(pods))
+			}
+			n += len(pods)
+		}
+		return n == 15 && reported == 10, fmt.Sprintf("%d bound, %d pending, %d reported", n, len(pending), reported)
+	})
+	bound, _ := state()
+	for _, name := range bound[simName(1)] {
+		if _, err := client.Delete[*waskv1.Pod](context.Background(), c.Client, "default", name, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "5 waiting pods to take the freed room", 20*time.Second, func() (bool, string) {
+		bound, pending := state()
+		return len(bound[simName(1)]) == 5 && len(pending) == 5, fmt.Sprintf("%d on %s, %d pending", len(bound[simName(1)]), simName(1), len(pending))
+	})
+}
