@@ -13,7 +13,8 @@
 //     bound), queues unbound pods by priority with back-off for those that
 //     do not fit, binds through the apiserver's Bind RPC (many pods per
 //     call), and reports pods that cannot be placed with an Event and a
-//     PodScheduled=False condition.
+//     PodScheduled=False condition. With leader election, several
+//     schedulers share a Lease and only its holder schedules.
 //
 // It imports only the api and client packages of this module: never the
 // apiserver, the store, the controllers, the wasmlet or the mesh proxy.
