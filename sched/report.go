@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"strings"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
@@ -139,10 +140,11 @@ func (s *Scheduler) event(ctx context.Context, pod *waskv1.Pod, typ, reason, mes
 	md := pod.GetMetadata()
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%s\x00%s\x00%s", md.GetUid(), reason, message)
-	name := fmt.Sprintf("%s.%016x", md.GetName(), h.Sum64())
-	if len(name) > 253 {
-		name = name[len(name)-253:]
+	base := md.GetName()
+	if len(base) > 253-17 { // room for the hash
+		base = strings.TrimRight(base[:253-17], ".-")
 	}
+	name := fmt.Sprintf("%s.%016x", base, h.Sum64())
 	now := timestamppb.New(s.opts.Now())
 	for range 3 {
 		ev, err := client.Get[*waskv1.Event](ctx, s.opts.Client, md.GetNamespace(), name)
