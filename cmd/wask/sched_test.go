@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,5 +88,25 @@ func TestSchedulerInUp(t *testing.T) {
 			t.Fatalf("pod small not bound:\n%s", out)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+
+	// The scheduler's metrics are on the apiserver's /metrics.
+	ca, err := os.ReadFile(cfg.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := hc.Get(cfg.Server + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{`wask_scheduler_schedule_attempts_total{result="unschedulable"}`, "wask_scheduler_pods_bound_total 1", `wask_scheduler_pending_pods{queue="unschedulable"}`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
