@@ -2,15 +2,8 @@ package sched
 
 import (
 	"context"
-	"maps"
 	"time"
-
-	"google.golang.org/protobuf/proto"
 )
-
-func equalProto(a, b proto.Message) bool { return proto.Equal(a, b) }
-
-func mapsEqual(a, b map[string]string) bool { return maps.Equal(a, b) }
 
 // runScheduling is the scheduling loop: one pod at a time, as in
 // kube-scheduler, so each decision sees every earlier one (assumed).
