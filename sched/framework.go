@@ -267,17 +267,25 @@ nodes:
 			b.total[j] += min(max(v, 0), MaxNodeScore) * sp.weight
 		}
 	}
-	best, ties := 0, 0
-	for j := range b.feasible {
-		switch {
-		case j == 0 || b.total[j] > b.total[best]:
-			best, ties = j, 1
-		case b.total[j] == b.total[best]:
+	// The highest total, then a uniformly chosen one of the nodes that
+	// have it.
+	top, ties := b.total[0], 0
+	for _, t := range b.total {
+		if t > top {
+			top, ties = t, 1
+		} else if t == top {
 			ties++
-			rng = splitmix(rng)
-			if (rng>>32)*uint64(ties)>>32 == 0 { // reservoir sampling: each tie equally likely
+		}
+	}
+	pick := int((splitmix(rng) >> 32) * uint64(ties) >> 32)
+	best := 0
+	for j, t := range b.total {
+		if t == top {
+			if pick == 0 {
 				best = j
+				break
 			}
+			pick--
 		}
 	}
 	res.Node = b.feasible[best].Name

@@ -118,19 +118,38 @@ func (TopologySpread) Score(s *Snapshot, p *PodInfo, nodes []*NodeInfo, scores [
 	}
 	oc := s.owners[p.Owner]
 	for k := range s.topoKeys {
+		var counts []int32 // the owner's pods per value of key k
+		if oc != nil {
+			counts = oc.perTopo[k]
+		}
+		count := func(n *NodeInfo) (int32, bool) {
+			v := n.topo[k]
+			if v < 0 {
+				return 0, false
+			}
+			if int(v) < len(counts) {
+				return counts[v], true
+			}
+			return 0, true
+		}
 		var most int32
 		for _, n := range nodes {
-			if c, ok := oc.inTopology(k, n); ok {
+			if c, ok := count(n); ok {
 				most = max(most, c)
 			}
 		}
-		scale := MaxNodeScore / float64(max(most, 1))
-		for i, n := range nodes {
-			if c, ok := oc.inTopology(k, n); ok {
-				scores[i] += scaled(int64(most-c), scale)
-				if most == 0 {
+		if most == 0 {
+			for i, n := range nodes {
+				if n.topo[k] >= 0 {
 					scores[i] += MaxNodeScore
 				}
+			}
+			continue
+		}
+		scale := MaxNodeScore / float64(most)
+		for i, n := range nodes {
+			if c, ok := count(n); ok {
+				scores[i] += scaled(int64(most-c), scale)
 			}
 		}
 	}
@@ -172,7 +191,11 @@ type TaintPreference struct{}
 
 func (TaintPreference) Name() string { return TaintPreferenceName }
 
-func (TaintPreference) Score(_ *Snapshot, p *PodInfo, nodes []*NodeInfo, scores []int64) {
+func (TaintPreference) Score(s *Snapshot, p *PodInfo, nodes []*NodeInfo, scores []int64) {
+	if s.softTainted == 0 { // no node has one: all score the same
+		invert(scores, 0)
+		return
+	}
 	tols := p.Pod.GetSpec().GetTolerations()
 	var most int64
 	for i, n := range nodes {

@@ -258,3 +258,25 @@ func writeFile(t *testing.T, path, data string) {
 		t.Fatal(err)
 	}
 }
+
+func TestSoftTaintCount(t *testing.T) {
+	fw := mustFramework(t, Config{})
+	s := snap(t, fw, []*waskv1.Node{node("a", taint("s", "", "PreferNoSchedule")), node("b")}, nil)
+	if s.softTainted != 1 {
+		t.Fatalf("softTainted = %d, want 1", s.softTainted)
+	}
+	if err := s.SetNode(node("a", taint("s", "", "PreferNoSchedule"), taint("t", "", "PreferNoSchedule"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetNode(node("b", taint("s", "", "PreferNoSchedule"))); err != nil {
+		t.Fatal(err)
+	}
+	if s.softTainted != 2 {
+		t.Fatalf("softTainted = %d, want 2", s.softTainted)
+	}
+	s.SetNode(node("a"))
+	s.RemoveNode("b")
+	if s.softTainted != 0 {
+		t.Fatalf("softTainted = %d, want 0", s.softTainted)
+	}
+}

@@ -74,6 +74,8 @@ type Snapshot struct {
 	owners    map[string]*ownerCounts
 	nominated map[string]*NodeInfo // pod key → node it is nominated on
 
+	softTainted int // known nodes with a PreferNoSchedule taint
+
 	modules  map[string]*ModuleInfo            // by Module name
 	digests  map[string]map[string]*ModuleInfo // by digest, then name
 	hostBits map[string]uint
@@ -178,6 +180,9 @@ func (s *Snapshot) SetNode(node *waskv1.Node) error {
 		}
 	}
 	n.labels = node.GetMetadata().GetLabels()
+	if len(n.softTaints) > 0 {
+		s.softTainted--
+	}
 	n.hardTaints, n.softTaints = n.hardTaints[:0], n.softTaints[:0]
 	for _, t := range node.GetSpec().GetTaints() {
 		if t.GetEffect() == "PreferNoSchedule" {
@@ -185,6 +190,9 @@ func (s *Snapshot) SetNode(node *waskv1.Node) error {
 		} else {
 			n.hardTaints = append(n.hardTaints, t)
 		}
+	}
+	if len(n.softTaints) > 0 {
+		s.softTainted++
 	}
 	caps := node.GetStatus().GetCapabilities()
 	n.hostModules = make(map[string]bool, len(caps.GetHostModules()))
@@ -228,7 +236,11 @@ func (s *Snapshot) RemoveNode(name string) {
 	if !ok || n.Node == nil {
 		return
 	}
+	if len(n.softTaints) > 0 {
+		s.softTainted--
+	}
 	n.Node, n.Ready, n.listed = nil, false, false
+	n.hardTaints, n.softTaints = nil, nil
 	i, found := slices.BinarySearchFunc(s.order, name, func(a *NodeInfo, name string) int { return strings.Compare(a.Name, name) })
 	if found {
 		s.order = slices.Delete(s.order, i, i+1)
