@@ -55,7 +55,7 @@ func newServerCmd(e *env) *cobra.Command {
 	var o serverOptions
 	c := &cobra.Command{
 		Use:   "server",
-		Short: "Run the control plane (apiserver) alone, for a cluster of several nodes",
+		Short: "Run the control plane (apiserver and scheduler) alone, for a cluster of several nodes",
 		Long: `Run the control plane alone. On first start it makes a cluster CA, a serving certificate, an
 admin token and a node join token (written to <data-dir>/node-token for "wask node").`,
 		Args: argsRange(0, 0),
