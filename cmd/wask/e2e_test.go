@@ -36,9 +36,9 @@ func (c cli) ok(stdin string, args ...string) string {
 	return out
 }
 
-// startUp runs `wask up` in-process on a fresh data dir and returns a CLI
-// bound to its admin config.
-func startUp(t *testing.T) cli {
+// startUp runs `wask up` in-process on a fresh data dir, with extra flags,
+// and returns a CLI bound to its admin config.
+func startUp(t *testing.T, flags ...string) cli {
 	t.Helper()
 	dataDir := t.TempDir()
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
@@ -46,7 +46,7 @@ func startUp(t *testing.T) cli {
 	var out, errb bytes.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"up", "--data-dir", dataDir, "--api-addr", "127.0.0.1:0", "--log-level", "warn"}, nil, &out, &errb)
+		done <- run(ctx, append([]string{"up", "--data-dir", dataDir, "--api-addr", "127.0.0.1:0", "--log-level", "warn"}, flags...), nil, &out, &errb)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -85,7 +85,7 @@ spec:
 `
 
 func TestCLIEndToEnd(t *testing.T) {
-	c := startUp(t)
+	c := startUp(t, "--no-scheduler") // the pod stays as created, without the scheduler's report
 	if out := c.ok(podManifest, "apply", "-f", "-"); out != "pod/hello created\n" {
 		t.Fatalf("apply: %q", out)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/wask-dev/wask/apiserver"
@@ -31,12 +32,14 @@ type serverOptions struct {
 	writeUserConfig bool
 	// runNode runs a wasmlet in-process (wask up).
 	runNode bool
+	sched   schedulerOptions
 }
 
 func (o *serverOptions) addFlags(c *cobra.Command) {
 	c.Flags().StringVar(&o.dataDir, "data-dir", defaultDataDir(), "where the cluster keeps its store, certificates and tokens")
 	c.Flags().StringVar(&o.apiAddr, "api-addr", "127.0.0.1:7070", "address the apiserver listens on (TLS)")
 	c.Flags().StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	o.sched.addFlags(c)
 }
 
 // defaultDataDir is $XDG_DATA_HOME/wask, or ~/.local/share/wask.
@@ -54,7 +57,7 @@ func newServerCmd(e *env) *cobra.Command {
 	var o serverOptions
 	c := &cobra.Command{
 		Use:   "server",
-		Short: "Run the control plane (apiserver) alone, for a cluster of several nodes",
+		Short: "Run the control plane (apiserver and scheduler) alone, for a cluster of several nodes",
 		Long: `Run the control plane alone. On first start it makes a cluster CA, a serving certificate, an
 admin token and a node join token (written to <data-dir>/node-token for "wask node").`,
 		Args: argsRange(0, 0),
@@ -137,12 +140,19 @@ func (e *env) serve(ctx context.Context, o serverOptions) error {
 			}
 		}
 	}
+	reg := prometheus.NewRegistry()
+	stopScheduler, err := o.sched.start(ctx, log, adminCfg, reg)
+	if err != nil {
+		lis.Close()
+		return err
+	}
 	// The apiserver outlives the in-process node, which drains through it.
 	apiCtx, stopAPI := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopAPI()
 	served := make(chan error, 1)
 	go func() {
 		served <- srv.Serve(apiCtx, apiserver.ServeConfig{
+			Registry: reg,
 			Listener: lis,
 			TLS:      &tls.Config{Certificates: []tls.Certificate{creds.cert}, MinVersion: tls.VersionTLS12},
 			Tokens:   apiserver.StaticTokens{Admin: creds.adminToken, NodeJoin: creds.join.Secret},
@@ -154,15 +164,18 @@ func (e *env) serve(ctx context.Context, o serverOptions) error {
 	if o.runNode {
 		if stopNode, err = startLocalNode(ctx, log, url, adminCfg.CA, creds.join.Secret, o.dataDir); err != nil {
 			stopAPI()
+			stopScheduler()
 			return errors.Join(err, <-served)
 		}
 	}
 	select {
 	case err := <-served:
+		stopScheduler()
 		return errors.Join(err, stopNode())
 	case <-ctx.Done():
 	}
 	nodeErr := stopNode()
+	stopScheduler()
 	stopAPI()
 	if err := errors.Join(<-served, nodeErr); err != nil {
 		return err
