@@ -1,0 +1,18 @@
+package manager
+
+import (
+	"github.com/wask-dev/wask/ctrl"
+	"github.com/wask-dev/wask/ctrl/replicaset"
+)
+
+// Options tune the built-in controllers.
+type Options struct {
+	ReplicaSet replicaset.Options
+}
+
+// Defaults returns every built-in controller.
+func Defaults(o Options) []Controller {
+	return []Controller{
+		{Name: replicaset.Name, New: func(env *ctrl.Env) ctrl.Runnable { return replicaset.New(env, o.ReplicaSet) }},
+	}
+}
