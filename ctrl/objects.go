@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	waskv1 "github.com/wask-dev/wask/api/wask/v1"
 	"github.com/wask-dev/wask/client"
@@ -177,4 +178,14 @@ func Delete(ctx context.Context, c *client.Client, kind, namespace, name string,
 		return "", fmt.Errorf("delete %s %s: %w", kind, Key(namespace, name), err)
 	}
 	return resp.Msg.GetObject().Metadata().GetRevision(), nil
+}
+
+// SetFailure sets condition ReplicaFailure=True (reason FailedWrite) with
+// err's message in conds, or removes it when err is nil.
+func SetFailure(conds *[]*waskv1.Condition, err error, now time.Time) {
+	if err != nil {
+		SetCondition(conds, &waskv1.Condition{Type: "ReplicaFailure", Status: "True", Reason: "FailedWrite", Message: err.Error(), LastTransitionTime: timestamppb.New(now)})
+		return
+	}
+	*conds = slices.DeleteFunc(*conds, func(c *waskv1.Condition) bool { return c.GetType() == "ReplicaFailure" })
 }

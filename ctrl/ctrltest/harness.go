@@ -2,6 +2,8 @@ package ctrltest
 
 import (
 	"context"
+	"log/slog"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -50,7 +52,11 @@ func Start(t testing.TB, admin *client.Client, nodeClient func(name string) *cli
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &Harness{T: t, Admin: admin, Env: ctrl.NewEnv(admin, nil, m, nil), Registry: reg, nodeClient: nodeClient,
+	var log *slog.Logger
+	if os.Getenv("WASK_TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	h := &Harness{T: t, Admin: admin, Env: ctrl.NewEnv(admin, log, m, nil), Registry: reg, nodeClient: nodeClient,
 		nodes: map[string]*Node{}, cancels: map[string]context.CancelFunc{}, ctx: ctx}
 	t.Cleanup(func() {
 		cancel()
@@ -129,7 +135,9 @@ func (h *Harness) Eventually(timeout time.Duration, cond func(ctx context.Contex
 		if ok {
 			return
 		}
-		last = state
+		if ctx.Err() == nil {
+			last = state
+		}
 		select {
 		case <-t.C:
 		case <-ctx.Done():

@@ -2,17 +2,20 @@ package manager
 
 import (
 	"github.com/wask-dev/wask/ctrl"
+	"github.com/wask-dev/wask/ctrl/deployment"
 	"github.com/wask-dev/wask/ctrl/replicaset"
 )
 
 // Options tune the built-in controllers.
 type Options struct {
 	ReplicaSet replicaset.Options
+	Deployment deployment.Options
 }
 
 // Defaults returns every built-in controller.
 func Defaults(o Options) []Controller {
 	return []Controller{
 		{Name: replicaset.Name, New: func(env *ctrl.Env) ctrl.Runnable { return replicaset.New(env, o.ReplicaSet) }},
+		{Name: deployment.Name, New: func(env *ctrl.Env) ctrl.Runnable { return deployment.New(env, o.Deployment) }},
 	}
 }

@@ -206,11 +206,7 @@ func (r *controller) updateStatus(ctx context.Context, rs *waskv1.ReplicaSet, ac
 		}
 	}
 	st.Conditions = append(st.Conditions, rs.GetStatus().GetConditions()...)
-	if werr != nil {
-		ctrl.SetCondition(&st.Conditions, &waskv1.Condition{Type: "ReplicaFailure", Status: "True", Reason: "FailedWrite", Message: werr.Error()})
-	} else {
-		st.Conditions = removeCondition(st.Conditions, "ReplicaFailure")
-	}
+	ctrl.SetFailure(&st.Conditions, werr, now)
 	if proto.Equal(st, rs.GetStatus()) {
 		return requeue, nil
 	}
@@ -220,14 +216,4 @@ func (r *controller) updateStatus(ctx context.Context, rs *waskv1.ReplicaSet, ac
 		return 0, fmt.Errorf("update status of replicaset %s/%s: %w", rs.GetMetadata().GetNamespace(), rs.GetMetadata().GetName(), err)
 	}
 	return requeue, nil
-}
-
-func removeCondition(conds []*waskv1.Condition, typ string) []*waskv1.Condition {
-	out := conds[:0]
-	for _, c := range conds {
-		if c.GetType() != typ {
-			out = append(out, c)
-		}
-	}
-	return out
 }
