@@ -3,6 +3,8 @@ package manager
 import (
 	"github.com/wask-dev/wask/ctrl"
 	"github.com/wask-dev/wask/ctrl/deployment"
+	"github.com/wask-dev/wask/ctrl/gc"
+	"github.com/wask-dev/wask/ctrl/namespace"
 	"github.com/wask-dev/wask/ctrl/replicaset"
 )
 
@@ -10,6 +12,8 @@ import (
 type Options struct {
 	ReplicaSet replicaset.Options
 	Deployment deployment.Options
+	GC         gc.Options
+	Namespace  namespace.Options
 }
 
 // Defaults returns every built-in controller.
@@ -17,5 +21,7 @@ func Defaults(o Options) []Controller {
 	return []Controller{
 		{Name: replicaset.Name, New: func(env *ctrl.Env) ctrl.Runnable { return replicaset.New(env, o.ReplicaSet) }},
 		{Name: deployment.Name, New: func(env *ctrl.Env) ctrl.Runnable { return deployment.New(env, o.Deployment) }},
+		{Name: gc.Name, New: func(env *ctrl.Env) ctrl.Runnable { return gc.New(env, o.GC) }},
+		{Name: namespace.Name, New: func(env *ctrl.Env) ctrl.Runnable { return namespace.New(env, o.Namespace) }},
 	}
 }
