@@ -3,6 +3,7 @@ package manager
 import (
 	"github.com/wask-dev/wask/ctrl"
 	"github.com/wask-dev/wask/ctrl/deployment"
+	"github.com/wask-dev/wask/ctrl/endpoints"
 	"github.com/wask-dev/wask/ctrl/gc"
 	"github.com/wask-dev/wask/ctrl/namespace"
 	"github.com/wask-dev/wask/ctrl/replicaset"
@@ -14,6 +15,7 @@ type Options struct {
 	Deployment deployment.Options
 	GC         gc.Options
 	Namespace  namespace.Options
+	Endpoints  endpoints.Options
 }
 
 // Defaults returns every built-in controller.
@@ -22,6 +24,7 @@ func Defaults(o Options) []Controller {
 		{Name: replicaset.Name, New: func(env *ctrl.Env) ctrl.Runnable { return replicaset.New(env, o.ReplicaSet) }},
 		{Name: deployment.Name, New: func(env *ctrl.Env) ctrl.Runnable { return deployment.New(env, o.Deployment) }},
 		{Name: gc.Name, New: func(env *ctrl.Env) ctrl.Runnable { return gc.New(env, o.GC) }},
+		{Name: endpoints.Name, New: func(env *ctrl.Env) ctrl.Runnable { return endpoints.New(env, o.Endpoints) }},
 		{Name: namespace.Name, New: func(env *ctrl.Env) ctrl.Runnable { return namespace.New(env, o.Namespace) }},
 	}
 }
