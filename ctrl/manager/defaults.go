@@ -6,16 +6,18 @@ import (
 	"github.com/wask-dev/wask/ctrl/endpoints"
 	"github.com/wask-dev/wask/ctrl/gc"
 	"github.com/wask-dev/wask/ctrl/namespace"
+	"github.com/wask-dev/wask/ctrl/nodelifecycle"
 	"github.com/wask-dev/wask/ctrl/replicaset"
 )
 
 // Options tune the built-in controllers.
 type Options struct {
-	ReplicaSet replicaset.Options
-	Deployment deployment.Options
-	GC         gc.Options
-	Namespace  namespace.Options
-	Endpoints  endpoints.Options
+	ReplicaSet    replicaset.Options
+	Deployment    deployment.Options
+	GC            gc.Options
+	Namespace     namespace.Options
+	Endpoints     endpoints.Options
+	NodeLifecycle nodelifecycle.Options
 }
 
 // Defaults returns every built-in controller.
@@ -25,6 +27,7 @@ func Defaults(o Options) []Controller {
 		{Name: deployment.Name, New: func(env *ctrl.Env) ctrl.Runnable { return deployment.New(env, o.Deployment) }},
 		{Name: gc.Name, New: func(env *ctrl.Env) ctrl.Runnable { return gc.New(env, o.GC) }},
 		{Name: endpoints.Name, New: func(env *ctrl.Env) ctrl.Runnable { return endpoints.New(env, o.Endpoints) }},
+		{Name: nodelifecycle.Name, New: func(env *ctrl.Env) ctrl.Runnable { return nodelifecycle.New(env, o.NodeLifecycle) }},
 		{Name: namespace.Name, New: func(env *ctrl.Env) ctrl.Runnable { return namespace.New(env, o.Namespace) }},
 	}
 }
