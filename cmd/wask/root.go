@@ -75,6 +75,7 @@ Exit codes: 0 success, 1 error, 2 wrong usage.`,
 		newDescribeCmd(e),
 		newServerCmd(e),
 		newUpCmd(e),
+		newRolloutCmd(e), newScaleCmd(e),
 	)
 	return root
 }

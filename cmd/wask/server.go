@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/wask-dev/wask/apiserver"
@@ -135,15 +136,18 @@ func (e *env) serve(ctx context.Context, o serverOptions) error {
 			}
 		}
 	}
+	reg := prometheus.NewRegistry()
 	served := make(chan error, 1)
 	go func() {
 		served <- srv.Serve(ctx, apiserver.ServeConfig{
+			Registry: reg,
 			Listener: lis,
 			TLS:      &tls.Config{Certificates: []tls.Certificate{creds.cert}, MinVersion: tls.VersionTLS12},
 			Tokens:   apiserver.StaticTokens{Admin: creds.adminToken, NodeJoin: creds.join.Secret},
 		})
 	}()
 	log.Info("apiserver listening", "url", url, "revision", st.Revision(), "startup", time.Since(start).Round(time.Millisecond))
+	defer startControllers(ctx, adminCfg, reg, log.With("component", "controller-manager"))()
 	fmt.Fprintf(e.stdout, "wask is up at %s (ready in %s). Use it: export WASK_CONFIG=%s\n", url, time.Since(start).Round(time.Millisecond), adminPath)
 	if err := <-served; err != nil {
 		return err
