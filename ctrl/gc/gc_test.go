@@ -104,9 +104,11 @@ func TestOrphanKeepsDependents(t *testing.T) {
 		t.Fatalf("%d replicasets", len(rss))
 	}
 	del(t, h, "ReplicaSet", rss[0].GetMetadata().GetName(), "Orphan")
+	// Gone: absent, or already re-created by the deployment under the same
+	// (deterministic) name with a new uid.
 	h.Eventually(10*time.Second, func(ctx context.Context) (bool, string) {
-		_, err := client.Get[*waskv1.ReplicaSet](ctx, h.Admin, "default", rss[0].GetMetadata().GetName())
-		return connect.CodeOf(err) == connect.CodeNotFound, fmt.Sprint(err)
+		rs, err := client.Get[*waskv1.ReplicaSet](ctx, h.Admin, "default", rss[0].GetMetadata().GetName())
+		return connect.CodeOf(err) == connect.CodeNotFound || (err == nil && rs.GetMetadata().GetUid() != rss[0].GetMetadata().GetUid()), fmt.Sprint(rs.GetMetadata(), err)
 	})
 	// The pods stay, without the deleted owner (the deployment then makes
 	// a new ReplicaSet of the same name, which does not own them).
