@@ -113,7 +113,22 @@ func (r *controller) reconcile(ctx context.Context, key string) (ctrl.Result, er
 
 func (r *controller) rollout(ctx context.Context, s *state) error {
 	if s.d.GetSpec().GetPaused() {
-		return nil
+		// No rollout, but a scale of a settled Deployment (one ReplicaSet
+		// with pods) still applies.
+		var active []int
+		for i, rs := range s.old {
+			if spec(rs) > 0 {
+				active = append(active, i)
+			}
+		}
+		var err error
+		switch {
+		case s.newRS != nil && len(active) == 0:
+			s.newRS, err = r.scale(ctx, s, s.newRS, Replicas(s.d))
+		case len(active) == 1 && (s.newRS == nil || spec(s.newRS) == 0):
+			s.old[active[0]], err = r.scale(ctx, s, s.old[active[0]], Replicas(s.d))
+		}
+		return err
 	}
 	if err := r.ensureNewRS(ctx, s); err != nil {
 		return err

@@ -294,3 +294,36 @@ func TestScaleAndBounds(t *testing.T) {
 		}
 	}
 }
+
+func TestPausedDeploymentScalesButDoesNotRollOut(t *testing.T) {
+	h := start(t, ctrltest.NodeConfig{Name: "n1"})
+	if _, err := client.Create(h.Ctx(), h.Admin, newDeployment("p", 2)); err != nil {
+		t.Fatal(err)
+	}
+	first := waitComplete(h, "p")
+	update(t, h, "p", func(d *waskv1.Deployment) {
+		d.Spec.Paused = true
+		d.Spec.Replicas = proto.Int32(4)
+		d.Spec.Template.Spec.Env = []*waskv1.EnvVar{{Name: "VERSION", Value: "v2"}}
+	})
+	hash := deployment.TemplateHash(first.GetSpec().GetTemplate(), 0)
+	h.Eventually(10*time.Second, func(ctx context.Context) (bool, string) {
+		pods := h.Pods(ctx, "default", "app=p")
+		for _, p := range pods {
+			if p.GetMetadata().GetLabels()[deployment.HashLabel] != hash {
+				return false, "a pod of the new template while paused"
+			}
+		}
+		d, _ := client.Get[*waskv1.Deployment](ctx, h.Admin, "default", "p")
+		c := ctrl.Condition(d.GetStatus().GetConditions(), "Progressing")
+		return len(pods) == 4 && c.GetReason() == "DeploymentPaused", fmt.Sprint(len(pods), " pods ", c)
+	})
+	if rss := replicaSets(t, h); len(rss) != 1 {
+		t.Fatalf("%d replicasets while paused, want 1", len(rss))
+	}
+	update(t, h, "p", func(d *waskv1.Deployment) { d.Spec.Paused = false })
+	waitComplete(h, "p")
+	if rss := replicaSets(t, h); len(rss) != 2 {
+		t.Fatalf("%d replicasets after resuming, want 2", len(rss))
+	}
+}
