@@ -21,9 +21,10 @@ type Informers struct {
 	c   *client.Client
 	log *slog.Logger
 
-	mu    sync.Mutex
-	kinds map[string]*shared
-	order []string
+	mu      sync.Mutex
+	kinds   map[string]*shared
+	order   []string
+	running bool
 }
 
 type shared struct {
@@ -51,6 +52,11 @@ func (f *Informers) shared(kind string) *shared {
 	defer f.mu.Unlock()
 	if s, ok := f.kinds[kind]; ok {
 		return s
+	}
+	if f.running {
+		// It would never be run: a controller must ask for its informers
+		// when it is built.
+		panic(fmt.Sprintf("ctrl: informer for %q asked for after Informers.Run", kind))
 	}
 	inf, err := client.NewInformer(f.c, client.InformerOptions{Kind: kind, Logger: f.log})
 	if err != nil {
@@ -128,6 +134,7 @@ func (f *Informers) Dependents(kind, ownerUID string) []*waskv1.Object {
 // Run runs every informer until ctx ends and returns after they all have.
 func (f *Informers) Run(ctx context.Context) error {
 	f.mu.Lock()
+	f.running = true
 	all := make([]*shared, 0, len(f.kinds))
 	for _, k := range f.order {
 		all = append(all, f.kinds[k])
