@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	waskv1 "github.com/wask-dev/wask/api/wask/v1"
 	"github.com/wask-dev/wask/client"
@@ -80,6 +81,20 @@ func TestRolloutScaleHistoryUndo(t *testing.T) {
 	c.ok(deploymentManifest, "apply", "-f", "-")
 	if out := c.ok("", "rollout", "status", "deployment/web"); !strings.HasSuffix(out, "deployment \"web\" successfully rolled out\n") {
 		t.Fatalf("rollout status:\n%s", out)
+	}
+	// The endpoints controller of `wask up` lists the ready pods.
+	c.ok("apiVersion: wask.dev/v1\nkind: Service\nmetadata: {name: web}\nspec: {selector: {app: web}}\n", "apply", "-f", "-")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, _, _ := c.run("", "get", "endpoints", "web", "-o", "json")
+		compact := strings.Join(strings.Fields(out), "")
+		if strings.Count(compact, `"nodeName":"n1"`) == 3 && strings.Count(compact, `"ready":true`) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("endpoints of web:\n%s", out)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if out := c.ok("", "scale", "deployment/web", "--replicas", "5"); out != "deployments/web scaled to 5\n" {
 		t.Fatalf("scale: %q", out)
