@@ -156,7 +156,7 @@ func TestOnlyTheLeaderActsAndAnotherTakesOver(t *testing.T) {
 	leader.stop()
 	waitFor(t, 10*time.Second, "takeover", follower.m.IsLeader)
 	took := time.Since(crash)
-	if leader == a && took < 800*time.Millisecond {
+	if leader == a && took < 500*time.Millisecond {
 		t.Errorf("took over %v after the crash, before the 1s lease could lapse", took)
 	}
 	t.Logf("leader %s stopped; the other took over after %v", map[bool]string{true: "a (crash)", false: "b (release)"}[leader == a], took)
@@ -179,8 +179,11 @@ func TestOnlyTheLeaderActsAndAnotherTakesOver(t *testing.T) {
 	}
 }
 
-// With a crash-like stop of a, b takes over only after the lease lapses;
-// run both orders deterministically by starting a alone first.
+// With a crash-like stop of a, b takes over only once it has seen no
+// renewal for the 1 s lease duration. It counts from the last renewal it
+// saw (up to a retry period or two before the crash, more on a loaded
+// machine), so the bound checked is looser than 1 s; a takeover without
+// waiting (as after a release) takes tens of milliseconds.
 func TestTakeoverAfterCrashWaitsForLease(t *testing.T) {
 	cl := testcluster.Start(t, testcluster.Options{})
 	a := startManager(t, cl, "a", true)
@@ -189,7 +192,7 @@ func TestTakeoverAfterCrashWaitsForLease(t *testing.T) {
 	crash := time.Now()
 	a.stop()
 	waitFor(t, 10*time.Second, "b leads", b.m.IsLeader)
-	if took := time.Since(crash); took < 800*time.Millisecond {
+	if took := time.Since(crash); took < 500*time.Millisecond {
 		t.Fatalf("b took over %v after a crashed, before the 1s lease lapsed", took)
 	} else {
 		t.Logf("takeover after crash: %v", took.Round(time.Millisecond))
