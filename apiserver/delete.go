@@ -17,6 +17,11 @@ import (
 // until its blocking dependents are gone.
 const foregroundFinalizer = "wask.dev/foreground-deletion"
 
+// orphanFinalizer holds an owner deleted with propagation "Orphan" until
+// the garbage collector has removed it from its dependents' owner
+// references.
+const orphanFinalizer = "wask.dev/orphan"
+
 // defaultPodGrace is a pod's grace period when neither the request nor
 // spec.terminationGracePeriod gives one.
 const defaultPodGrace = 30 * time.Second
@@ -72,6 +77,9 @@ func (s *Server) Delete(ctx context.Context, req *connect.Request[waskv1.DeleteR
 		nm := k.meta(next)
 		if r.GetPropagationPolicy() == "Foreground" && !slices.Contains(nm.Finalizers, foregroundFinalizer) && cm.DeletionTimestamp == nil {
 			nm.Finalizers = append(nm.Finalizers, foregroundFinalizer)
+		}
+		if r.GetPropagationPolicy() == "Orphan" && !slices.Contains(nm.Finalizers, orphanFinalizer) && cm.DeletionTimestamp == nil {
+			nm.Finalizers = append(nm.Finalizers, orphanFinalizer)
 		}
 		grace, bound := podGrace(cur, r.GracePeriodSeconds)
 		waitForNode := bound && grace > 0

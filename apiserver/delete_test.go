@@ -85,6 +85,16 @@ func TestFinalizers(t *testing.T) {
 	if f := metaOf(fg).GetFinalizers(); len(f) != 1 || f[0] != "wask.dev/foreground-deletion" || metaOf(fg).GetDeletionTimestamp() == nil {
 		t.Fatalf("foreground delete: %v", metaOf(fg))
 	}
+
+	// Orphan propagation adds the finalizer the garbage collector removes.
+	ts.create(t, &waskv1.Object{Kind: &waskv1.Object_ReplicaSet{ReplicaSet: &waskv1.ReplicaSet{Metadata: &waskv1.ObjectMeta{Name: "orph"}, Spec: &waskv1.ReplicaSetSpec{Selector: sel, Template: tmpl}}}})
+	orph, err := ts.delete(t, &waskv1.DeleteRequest{Kind: "ReplicaSet", Name: "orph", PropagationPolicy: "Orphan"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := metaOf(orph).GetFinalizers(); len(f) != 1 || f[0] != "wask.dev/orphan" || metaOf(orph).GetDeletionTimestamp() == nil {
+		t.Fatalf("orphan delete: %v", metaOf(orph))
+	}
 }
 
 func TestDeleteBoundPodWaitsForNode(t *testing.T) {

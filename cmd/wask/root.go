@@ -77,6 +77,7 @@ Exit codes: 0 success, 1 error, 2 wrong usage.`,
 		newUpCmd(e),
 		newNodeCmd(e),
 		newLogsCmd(e),
+		newRolloutCmd(e), newScaleCmd(e),
 	)
 	return root
 }

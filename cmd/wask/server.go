@@ -159,6 +159,7 @@ func (e *env) serve(ctx context.Context, o serverOptions) error {
 		})
 	}()
 	log.Info("apiserver listening", "url", url, "revision", st.Revision(), "startup", time.Since(start).Round(time.Millisecond))
+	defer startControllers(ctx, adminCfg, reg, log.With("component", "controller-manager"))()
 	fmt.Fprintf(e.stdout, "wask is up at %s (ready in %s). Use it: export WASK_CONFIG=%s\n", url, time.Since(start).Round(time.Millisecond), adminPath)
 	stopNode := func() error { return nil }
 	if o.runNode {

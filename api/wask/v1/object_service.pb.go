@@ -810,7 +810,9 @@ type DeleteRequest struct {
 	//	"Foreground" this object gets a deletion_timestamp and the finalizer
 	//	             "wask.dev/foreground-deletion"; it goes away after its dependents with
 	//	             block_owner_deletion are gone.
-	//	"Orphan"     dependents are kept, with this owner removed from their owner_references.
+	//	"Orphan"     dependents are kept, with this owner removed from their owner_references:
+	//	             this object gets a deletion_timestamp and the finalizer "wask.dev/orphan",
+	//	             which the garbage collector removes once no dependent names it.
 	PropagationPolicy string `protobuf:"bytes,5,opt,name=propagation_policy,json=propagationPolicy,proto3" json:"propagation_policy,omitempty"`
 	// For Pods: seconds the pod gets to stop; overrides spec.termination_grace_period. 0 stops it
 	// at once.
