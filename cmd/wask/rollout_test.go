@@ -76,7 +76,7 @@ func simulateNode(t *testing.T, c cli) {
 }
 
 func TestRolloutScaleHistoryUndo(t *testing.T) {
-	c := startUp(t)
+	c := startUp(t, "--no-scheduler", "--no-node")
 	simulateNode(t, c)
 	c.ok(deploymentManifest, "apply", "-f", "-")
 	if out := c.ok("", "rollout", "status", "deployment/web"); !strings.HasSuffix(out, "deployment \"web\" successfully rolled out\n") {

@@ -80,6 +80,9 @@ It writes a client config to <data-dir>/admin.yaml and to the default client con
 		RunE: func(c *cobra.Command, _ []string) error { return e.serve(c.Context(), o) },
 	}
 	o.addFlags(c)
+	var noNode bool
+	c.Flags().BoolVar(&noNode, "no-node", false, "run the control plane only, without the in-process node (as wask server, but with the client config written)")
+	c.PreRun = func(*cobra.Command, []string) { o.runNode = !noNode }
 	return c
 }
 
