@@ -1,0 +1,310 @@
+package meshproxy
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+)
+
+// tunnelClient keeps one QUIC connection per peer node (by mesh address)
+// and sends each request on a new stream of it. A peer whose connection
+// cannot be made or breaks is marked down at once; a prober redials it with
+// back-off while some route still wants it, and marks it up when it
+// answers.
+//
+//	        dial ok               conn closes / dial fails
+//	(none) ────────► up ───────────────────────────────► down
+//	   ▲                ◄────────────────────────────────  │
+//	   │                      probe dial ok                │
+//	   └───────────────── no route wants it ◄──────────────┘
+type tunnelClient struct {
+	tr          *quic.Transport
+	tls         NodeTLS
+	quic        *quic.Config
+	dialTimeout time.Duration
+	// wanted reports whether some route has endpoints at an address.
+	wanted func(address string) bool
+	logger *slog.Logger
+	// onChange is told when a peer goes up or down (tests, metrics); may be nil.
+	onChange func(address string, down bool)
+
+	mu     sync.Mutex
+	peers  map[string]*peer
+	closed bool
+	wg     sync.WaitGroup
+	stop   chan struct{}
+}
+
+type peer struct {
+	node  string
+	ready chan struct{} // closed when the dial ended
+	conn  *quic.Conn    // set before ready closes, if the dial worked
+	err   error
+	down  bool // the dial failed or the connection broke; a prober runs
+}
+
+func newTunnelClient(tr *quic.Transport, nt NodeTLS, qc *quic.Config, dialTimeout time.Duration, wanted func(string) bool, logger *slog.Logger) *tunnelClient {
+	return &tunnelClient{tr: tr, tls: nt, quic: qc, dialTimeout: dialTimeout, wanted: wanted, logger: logger,
+		peers: map[string]*peer{}, stop: make(chan struct{})}
+}
+
+// Down reports whether the peer at address is marked down.
+func (c *tunnelClient) Down(address string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.peers[address]
+	return p != nil && p.down
+}
+
+// close closes every connection and waits for the probers and watchers.
+func (c *tunnelClient) close() {
+	c.mu.Lock()
+	c.closed = true
+	close(c.stop)
+	peers := c.peers
+	c.mu.Unlock()
+	for _, p := range peers {
+		select {
+		case <-p.ready:
+			if p.conn != nil {
+				p.conn.CloseWithError(0, "node shutting down")
+			}
+		default:
+		}
+	}
+	c.wg.Wait()
+}
+
+// conn returns the connection to the node at address, dialling once for
+// all callers. The error wraps errNotReached.
+func (c *tunnelClient) conn(ctx context.Context, address, node string) (*quic.Conn, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("mesh: %w: proxy closed", errNotReached)
+	}
+	p := c.peers[address]
+	if p == nil {
+		p = c.startDial(address, node, false)
+	}
+	c.mu.Unlock()
+	select {
+	case <-p.ready:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("mesh: connect to node %s at %s: %w (%w)", node, address, errNotReached, ctx.Err())
+	}
+	if p.conn == nil {
+		return nil, fmt.Errorf("mesh: connect to node %s at %s: %w: %w", node, address, errNotReached, p.err)
+	}
+	return p.conn, nil
+}
+
+// startDial registers a peer and dials it in the background. c.mu is held.
+func (c *tunnelClient) startDial(address, node string, probe bool) *peer {
+	p := &peer{node: node, ready: make(chan struct{}), down: probe}
+	c.peers[address] = p
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.dial(p, address, probe)
+	}()
+	return p
+}
+
+func (c *tunnelClient) dial(p *peer, address string, probe bool) {
+	conn, err := c.dialConn(address, p.node)
+	if err != nil {
+		p.err = err
+		close(p.ready)
+		c.logger.Warn("mesh: node unreachable, marking its endpoints down", "node", p.node, "addr", address, "err", err)
+		c.markDown(p, address)
+		return
+	}
+	p.conn = conn
+	close(p.ready)
+	if probe {
+		c.logger.Info("mesh: node reachable again", "node", p.node, "addr", address)
+	}
+	c.mu.Lock()
+	p.down = false
+	c.mu.Unlock()
+	if c.onChange != nil && probe {
+		c.onChange(address, false)
+	}
+	// Watch the connection: when it ends, mark the node down at once.
+	select {
+	case <-conn.Context().Done():
+		c.logger.Warn("mesh: connection to node lost, marking its endpoints down", "node", p.node, "addr", address, "err", context.Cause(conn.Context()))
+		c.markDown(p, address)
+	case <-c.stop:
+	}
+}
+
+// dialConn dials a peer; it gives up after dialTimeout or when the client
+// closes.
+func (c *tunnelClient) dialConn(address, node string) (*quic.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.dialTimeout)
+	defer cancel()
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		select {
+		case <-c.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	udp, err := net.ResolveUDPAddr("udp", address)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", address, err)
+	}
+	return c.tr.Dial(ctx, udp, c.tls.clientTLS(node), c.quic)
+}
+
+// markDown marks p down and probes it until it answers or no route wants
+// it any more. It runs on p's dial goroutine.
+func (c *tunnelClient) markDown(p *peer, address string) {
+	c.mu.Lock()
+	if c.peers[address] == p {
+		p.down = true
+	}
+	c.mu.Unlock()
+	if c.onChange != nil {
+		c.onChange(address, true)
+	}
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-c.stop:
+			t.Stop()
+			return
+		}
+		c.mu.Lock()
+		if c.closed || c.peers[address] != p {
+			c.mu.Unlock()
+			return
+		}
+		if !c.wanted(address) {
+			delete(c.peers, address)
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		conn, err := c.dialConn(address, p.node)
+		if err != nil {
+			continue
+		}
+		conn.CloseWithError(0, "probe")
+		c.mu.Lock()
+		if c.closed || c.peers[address] != p {
+			c.mu.Unlock()
+			return
+		}
+		// A fresh peer dials for real; it marks itself up when it works.
+		c.startDial(address, p.node, true)
+		c.mu.Unlock()
+		return
+	}
+}
+
+// RoundTrip sends r to the pod of e on its node over a new stream.
+func (c *tunnelClient) RoundTrip(ctx context.Context, e *Endpoint, r *http.Request) (*http.Response, error) {
+	conn, err := c.conn(ctx, e.Address, e.Node)
+	if err != nil {
+		return nil, err
+	}
+	str, err := conn.OpenStreamSync(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("mesh: open stream to node %s: %w: %w", e.Node, errNotReached, err)
+	}
+	stop := context.AfterFunc(ctx, func() {
+		str.CancelRead(codeCanceled)
+		str.CancelWrite(codeCanceled)
+	})
+	cl := r.ContentLength
+	hasBody := r.Body != nil && r.Body != http.NoBody
+	if !hasBody {
+		cl = 0
+	} else if cl == 0 {
+		cl = -1 // a body of unknown length
+	}
+	head := (&requestHead{
+		Namespace: e.Namespace, Pod: e.Pod, Method: r.Method, RequestURI: r.URL.RequestURI(), Host: r.Host,
+		RemoteAddr: r.RemoteAddr, ContentLength: cl, Header: r.Header,
+	}).appendTo(nil)
+	if _, err := str.Write(frame(head)); err != nil {
+		stop()
+		str.CancelRead(codeCanceled)
+		return nil, fmt.Errorf("mesh: send request to node %s: %w", e.Node, err)
+	}
+	if hasBody {
+		go func() {
+			if _, err := io.Copy(str, r.Body); err != nil {
+				str.CancelWrite(codeCanceled)
+				return
+			}
+			str.Close()
+		}()
+	} else {
+		str.Close()
+	}
+	br := bufio.NewReaderSize(str, 4096)
+	b, err := readHead(br)
+	var h *responseHead
+	if err == nil {
+		h, err = decodeResponseHead(b)
+	}
+	if err != nil {
+		stop()
+		str.CancelRead(codeCanceled)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("mesh: response from node %s: %w", e.Node, ctx.Err())
+		}
+		return nil, fmt.Errorf("mesh: response from node %s: %w", e.Node, err)
+	}
+	resp := &http.Response{
+		Status: fmt.Sprintf("%d %s", h.Status, http.StatusText(h.Status)), StatusCode: h.Status,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h.Header, ContentLength: h.ContentLength, Request: r,
+		Body: &tunnelBody{r: br, str: str, stop: stop},
+	}
+	if h.ContentLength == 0 {
+		resp.Body.Close()
+		resp.Body = http.NoBody
+	}
+	return resp, nil
+}
+
+// tunnelBody is a response body read from a stream.
+type tunnelBody struct {
+	r    *bufio.Reader
+	str  *quic.Stream
+	stop func() bool
+	eof  bool
+}
+
+func (b *tunnelBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err == io.EOF {
+		b.eof = true
+	}
+	return n, err
+}
+
+// Close stops reading; a body not read to its end resets the stream.
+func (b *tunnelBody) Close() error {
+	b.stop()
+	if !b.eof {
+		b.str.CancelRead(codeCanceled)
+	}
+	return nil
+}

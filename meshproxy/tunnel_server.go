@@ -1,0 +1,196 @@
+package meshproxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+
+	"github.com/quic-go/quic-go"
+)
+
+// Stream error codes of the tunnel.
+const (
+	codeBadRequest quic.StreamErrorCode = 1 // the head could not be read
+	codeCanceled   quic.StreamErrorCode = 2 // the caller gave up
+	codeAborted    quic.StreamErrorCode = 3 // the server's handler ended without a complete response
+)
+
+// tunnelServer serves requests from peer nodes to local pods.
+type tunnelServer struct {
+	local  Local
+	logger *slog.Logger
+	wg     sync.WaitGroup
+}
+
+// serve accepts connections until ctx ends or ln closes; it returns after
+// every connection and stream goroutine has ended.
+func (s *tunnelServer) serve(ctx context.Context, ln *quic.Listener) {
+	defer s.wg.Wait()
+	for {
+		conn, err := ln.Accept(ctx)
+		if err != nil {
+			return
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serveConn(ctx, conn)
+		}()
+	}
+}
+
+func (s *tunnelServer) serveConn(ctx context.Context, conn *quic.Conn) {
+	peer := conn.ConnectionState().TLS.PeerCertificates[0].Subject.CommonName
+	s.logger.Debug("mesh: peer connected", "peer", peer, "addr", conn.RemoteAddr())
+	stop := context.AfterFunc(ctx, func() { conn.CloseWithError(0, "node shutting down") })
+	defer stop()
+	for {
+		str, err := conn.AcceptStream(ctx)
+		if err != nil {
+			s.logger.Debug("mesh: peer connection ended", "peer", peer, "err", err)
+			return
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serveStream(str, peer)
+		}()
+	}
+}
+
+func (s *tunnelServer) serveStream(str *quic.Stream, peer string) {
+	br := bufio.NewReaderSize(str, 4096)
+	b, err := readHead(br)
+	var h *requestHead
+	if err == nil {
+		h, err = decodeRequestHead(b)
+	}
+	var u *url.URL
+	if err == nil {
+		u, err = url.ParseRequestURI(h.RequestURI)
+	}
+	if err != nil {
+		s.logger.Warn("mesh: bad request from peer", "peer", peer, "err", err)
+		str.CancelRead(codeBadRequest)
+		str.CancelWrite(codeBadRequest)
+		return
+	}
+	body := io.ReadCloser(http.NoBody)
+	if h.ContentLength != 0 {
+		body = io.NopCloser(br)
+	}
+	ctx := str.Context()
+	r := (&http.Request{
+		Method: h.Method, URL: u, RequestURI: h.RequestURI, Host: h.Host, RemoteAddr: h.RemoteAddr,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h.Header, ContentLength: h.ContentLength, Body: body,
+	}).WithContext(ctx)
+	w := &tunnelResponseWriter{bw: bufio.NewWriterSize(str, 4096), header: http.Header{}}
+	completed := false
+	defer func() {
+		if !completed {
+			str.CancelRead(codeAborted)
+			str.CancelWrite(codeAborted)
+		}
+	}()
+	s.local.Invoke(ctx, h.Namespace, h.Pod, w, r)
+	if err := w.finish(); err != nil {
+		return
+	}
+	str.CancelRead(0) // whatever of the body the pod did not read
+	completed = str.Close() == nil
+}
+
+// tunnelResponseWriter writes a response head and body to a stream. Like
+// net/http's server it holds back the head while the body is small and not
+// flushed, so a short response goes with its length.
+type tunnelResponseWriter struct {
+	bw       *bufio.Writer
+	header   http.Header
+	status   int
+	headSent bool
+	pending  []byte
+	err      error
+}
+
+// pendingLimit is how much body is held back before the head goes out
+// without a length.
+const pendingLimit = 4096
+
+func (w *tunnelResponseWriter) Header() http.Header { return w.header }
+
+func (w *tunnelResponseWriter) WriteHeader(code int) {
+	if w.status != 0 || code < 200 { // informational responses are not forwarded
+		return
+	}
+	w.status = code
+}
+
+func (w *tunnelResponseWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	if !w.headSent {
+		if len(w.pending)+len(b) <= pendingLimit {
+			w.pending = append(w.pending, b...)
+			return len(b), nil
+		}
+		w.sendHead(-1)
+		if w.err != nil {
+			return 0, w.err
+		}
+	}
+	n, err := w.bw.Write(b)
+	w.err = err
+	return n, err
+}
+
+// sendHead writes the head (with the Content-Length header's value if set,
+// else length) and the held-back body.
+func (w *tunnelResponseWriter) sendHead(length int64) {
+	if w.headSent {
+		return
+	}
+	w.headSent = true
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if v := w.header.Get("Content-Length"); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+			length = n
+		}
+	}
+	head := (&responseHead{Status: w.status, ContentLength: length, Header: w.header}).appendTo(nil)
+	if _, w.err = w.bw.Write(frame(head)); w.err == nil {
+		_, w.err = w.bw.Write(w.pending)
+	}
+	w.pending = nil
+}
+
+// Flush sends what has been written so far.
+func (w *tunnelResponseWriter) Flush() {
+	w.sendHead(-1)
+	if w.err == nil {
+		w.err = w.bw.Flush()
+	}
+}
+
+func (w *tunnelResponseWriter) finish() error {
+	w.sendHead(int64(len(w.pending)))
+	if w.err == nil {
+		w.err = w.bw.Flush()
+	}
+	if w.err != nil {
+		return errors.Join(errors.New("meshproxy: write response to peer"), w.err)
+	}
+	return nil
+}
