@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 )
 
 // The tunnel's framing, one QUIC stream per request:
@@ -203,4 +204,18 @@ func readHead(r *bufio.Reader) ([]byte, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// readers pools the buffered readers of streams.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+
+func getReader(r io.Reader) *bufio.Reader {
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(r)
+	return br
+}
+
+func putReader(br *bufio.Reader) {
+	br.Reset(nil)
+	readers.Put(br)
 }

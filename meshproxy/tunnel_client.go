@@ -3,6 +3,7 @@ package meshproxy
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -257,7 +258,7 @@ func (c *tunnelClient) RoundTrip(ctx context.Context, e *Endpoint, r *http.Reque
 	} else {
 		str.Close()
 	}
-	br := bufio.NewReaderSize(str, 4096)
+	br := getReader(str)
 	b, err := readHead(br)
 	var h *responseHead
 	if err == nil {
@@ -266,6 +267,7 @@ func (c *tunnelClient) RoundTrip(ctx context.Context, e *Endpoint, r *http.Reque
 	if err != nil {
 		stop()
 		str.CancelRead(codeCanceled)
+		putReader(br)
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("mesh: response from node %s: %w", e.Node, ctx.Err())
 		}
@@ -293,6 +295,9 @@ type tunnelBody struct {
 }
 
 func (b *tunnelBody) Read(p []byte) (int, error) {
+	if b.r == nil {
+		return 0, errors.New("meshproxy: read of a closed response body")
+	}
 	n, err := b.r.Read(p)
 	if err == io.EOF {
 		b.eof = true
@@ -302,9 +307,14 @@ func (b *tunnelBody) Read(p []byte) (int, error) {
 
 // Close stops reading; a body not read to its end resets the stream.
 func (b *tunnelBody) Close() error {
+	if b.r == nil {
+		return nil
+	}
 	b.stop()
 	if !b.eof {
 		b.str.CancelRead(codeCanceled)
 	}
+	putReader(b.r)
+	b.r = nil
 	return nil
 }

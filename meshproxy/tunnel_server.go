@@ -1,7 +1,6 @@
 package meshproxy
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -65,7 +64,8 @@ func (s *tunnelServer) serveConn(ctx context.Context, conn *quic.Conn) {
 }
 
 func (s *tunnelServer) serveStream(str *quic.Stream, peer string) {
-	br := bufio.NewReaderSize(str, 4096)
+	br := getReader(str)
+	defer putReader(br)
 	b, err := readHead(br)
 	var h *requestHead
 	if err == nil {
@@ -91,7 +91,7 @@ func (s *tunnelServer) serveStream(str *quic.Stream, peer string) {
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: h.Header, ContentLength: h.ContentLength, Body: body,
 	}).WithContext(ctx)
-	w := &tunnelResponseWriter{bw: bufio.NewWriterSize(str, 4096), header: http.Header{}}
+	w := &tunnelResponseWriter{str: str, header: http.Header{}}
 	completed := false
 	defer func() {
 		if !completed {
@@ -111,7 +111,7 @@ func (s *tunnelServer) serveStream(str *quic.Stream, peer string) {
 // net/http's server it holds back the head while the body is small and not
 // flushed, so a short response goes with its length.
 type tunnelResponseWriter struct {
-	bw       *bufio.Writer
+	str      io.Writer
 	header   http.Header
 	status   int
 	headSent bool
@@ -149,7 +149,7 @@ func (w *tunnelResponseWriter) Write(b []byte) (int, error) {
 			return 0, w.err
 		}
 	}
-	n, err := w.bw.Write(b)
+	n, err := w.str.Write(b)
 	w.err = err
 	return n, err
 }
@@ -170,25 +170,16 @@ func (w *tunnelResponseWriter) sendHead(length int64) {
 		}
 	}
 	head := (&responseHead{Status: w.status, ContentLength: length, Header: w.header}).appendTo(nil)
-	if _, w.err = w.bw.Write(frame(head)); w.err == nil {
-		_, w.err = w.bw.Write(w.pending)
-	}
+	_, w.err = w.str.Write(append(frame(head), w.pending...)) // one write: often one packet
 	w.pending = nil
 }
 
-// Flush sends what has been written so far.
-func (w *tunnelResponseWriter) Flush() {
-	w.sendHead(-1)
-	if w.err == nil {
-		w.err = w.bw.Flush()
-	}
-}
+// Flush sends what has been written so far (QUIC sends stream data
+// without delay once written).
+func (w *tunnelResponseWriter) Flush() { w.sendHead(-1) }
 
 func (w *tunnelResponseWriter) finish() error {
 	w.sendHead(int64(len(w.pending)))
-	if w.err == nil {
-		w.err = w.bw.Flush()
-	}
 	if w.err != nil {
 		return errors.Join(errors.New("meshproxy: write response to peer"), w.err)
 	}
