@@ -43,17 +43,17 @@ func (f *forwarder) forward(ctx context.Context, r *Route, client string, out *h
 				code = http.StatusGatewayTimeout
 			}
 			if !w.wrote {
-				writeError(w, code, fmt.Sprintf("service %s/%s: pod %s on node %s: %v", r.Namespace, r.Name, e.Pod, e.Node, err))
+				w.writeError(code, fmt.Sprintf("service %s/%s: pod %s on node %s: %v", r.Namespace, r.Name, e.Pod, e.Node, err))
 			}
 			return e, err
 		}
 		tried, lastErr = append(tried, e), err
 	}
 	if lastErr == nil {
-		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("service %s/%s has no ready endpoint (%d not ready)", r.Namespace, r.Name, r.NotReady))
+		w.writeError(http.StatusServiceUnavailable, fmt.Sprintf("service %s/%s has no ready endpoint (%d not ready)", r.Namespace, r.Name, r.NotReady))
 		return nil, fmt.Errorf("service %s/%s: no ready endpoint", r.Namespace, r.Name)
 	}
-	writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("service %s/%s: no endpoint reachable: %v", r.Namespace, r.Name, lastErr))
+	w.writeError(http.StatusServiceUnavailable, fmt.Sprintf("service %s/%s: no endpoint reachable: %v", r.Namespace, r.Name, lastErr))
 	return nil, lastErr
 }
 
@@ -128,6 +128,13 @@ type statusWriter struct {
 	code  int
 	wrote bool
 	bytes int64
+	// proxyError: the response is the proxy's own error response, complete.
+	proxyError bool
+}
+
+func (w *statusWriter) writeError(code int, msg string) {
+	writeError(w, code, msg)
+	w.proxyError = true
 }
 
 func (w *statusWriter) WriteHeader(code int) {

@@ -79,6 +79,8 @@ type Table struct {
 	byName   map[string]*Route // "namespace/name"
 	prefixes []*Route          // routes with a PathPrefix, longest first
 	domain   string            // "." + cluster domain
+	// addresses are the mesh addresses of every remote endpoint.
+	addresses map[string]bool
 	// Conflicts lists path prefixes claimed by more than one Service: the
 	// first by namespace/name wins.
 	Conflicts []string
@@ -92,7 +94,7 @@ func Build(services []*waskv1.Service, endpoints []*waskv1.Endpoints, opts Table
 	if domain == "" {
 		domain = DefaultClusterDomain
 	}
-	t := &Table{byName: make(map[string]*Route, len(services)), domain: "." + strings.ToLower(strings.Trim(domain, "."))}
+	t := &Table{byName: make(map[string]*Route, len(services)), domain: "." + strings.ToLower(strings.Trim(domain, ".")), addresses: map[string]bool{}}
 	for _, s := range services {
 		md, spec := s.GetMetadata(), s.GetSpec()
 		r := &Route{Namespace: md.GetNamespace(), Name: md.GetName(), PathPrefix: spec.GetPathPrefix(),
@@ -112,6 +114,9 @@ func Build(services []*waskv1.Service, endpoints []*waskv1.Endpoints, opts Table
 			if !a.GetReady() || (a.GetAddress() == "" && a.GetNodeName() != opts.LocalNode) {
 				r.NotReady++
 				continue
+			}
+			if a.GetNodeName() != opts.LocalNode {
+				t.addresses[a.GetAddress()] = true
 			}
 			r.Endpoints = append(r.Endpoints, &Endpoint{
 				Namespace: r.Namespace, Pod: a.GetPodName(), UID: a.GetPodUid(),

@@ -1,0 +1,244 @@
+package meshproxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	waskv1 "github.com/wask-dev/wask/api/wask/v1"
+	"github.com/wask-dev/wask/client"
+	"github.com/wask-dev/wask/internal/testcluster"
+)
+
+// testNode is one "node" of an integration test: a proxy with its own
+// fake pods, listening on loopback.
+type testNode struct {
+	name    string
+	proxy   *Proxy
+	pods    *fakePods
+	ingress string // host:port
+	mesh    string // host:port
+	cancel  context.CancelFunc
+	done    chan error
+}
+
+func testLogger() *slog.Logger {
+	if os.Getenv("WASK_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func startNode(t testing.TB, c *testcluster.Cluster, name string, mod func(*Config)) *testNode {
+	t.Helper()
+	certPEM, keyPEM, err := c.CA.IssueNodeCert(name, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &testNode{name: name, pods: &fakePods{}, ingress: lis.Addr().String(), mesh: udp.LocalAddr().String(), done: make(chan error, 1)}
+	cfg := Config{
+		Client: c.NodeClient(t, name), NodeName: name, Local: n.pods,
+		TLS:             NodeTLS{Cert: cert, CA: c.CA.Pool()},
+		IngressListener: lis, MeshConn: udp,
+		Registry: prometheus.NewRegistry(), Logger: testLogger().With("node", name),
+		PeerTimeout: 2 * time.Second, RequestTimeout: 5 * time.Second,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	n.proxy, err = New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	go func() { n.done <- n.proxy.Run(ctx) }()
+	t.Cleanup(n.stop)
+	return n
+}
+
+// stop ends the node's proxy and waits for Run to return.
+func (n *testNode) stop() {
+	if n.cancel == nil {
+		return
+	}
+	n.cancel()
+	n.cancel = nil
+	if err := <-n.done; err != nil {
+		panic("Run: " + err.Error())
+	}
+}
+
+// eventually polls cond until it holds or 10 s pass.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond) // polling interval, not a wait for an event
+	}
+}
+
+func get(t testing.TB, hc *http.Client, url, host string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Host = host
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s (Host %s): %v", url, host, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestTwoNodes: requests at node A's ingress are served by pods on both
+// nodes over real QUIC; a guest on A calls the Service through Outbound;
+// when node B's proxy stops, its endpoints are marked down and traffic
+// moves to A's pods.
+func TestTwoNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster")
+	}
+	c := testcluster.Start(t, testcluster.Options{})
+	ctx := context.Background()
+	a := startNode(t, c, "node-a", nil)
+	b := startNode(t, c, "node-b", nil)
+	a.pods.set("default", "echo-a", namedPod("echo-a"))
+	b.pods.set("default", "echo-b1", namedPod("echo-b1"))
+	b.pods.set("default", "echo-b2", namedPod("echo-b2"))
+
+	if _, err := client.Create(ctx, c.Client, &waskv1.Service{Metadata: &waskv1.ObjectMeta{Name: "echo", Namespace: "default"},
+		Spec: &waskv1.ServiceSpec{Selector: map[string]string{"app": "echo"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Create(ctx, c.Client, endpoints("default", "echo",
+		addr{"echo-a", "node-a", a.mesh, true}, addr{"echo-b1", "node-b", b.mesh, true}, addr{"echo-b2", "node-b", b.mesh, true})); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "node A's table to list 3 endpoints", func() bool {
+		r := a.proxy.Table().Service("default", "echo")
+		return r != nil && len(r.Endpoints) == 3
+	})
+
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	defer hc.CloseIdleConnections()
+	served := map[string]int{}
+	for range 300 {
+		code, body := get(t, hc, "http://"+a.ingress+"/", "echo.default")
+		if code != 200 {
+			t.Fatalf("got %d %q", code, body)
+		}
+		pod, _, _ := strings.Cut(body, ":")
+		served[pod]++
+		if len(served) == 3 {
+			break
+		}
+	}
+	if len(served) != 3 {
+		t.Fatalf("pods that served: %v; want echo-a, echo-b1 and echo-b2", served)
+	}
+	if code, body := get(t, hc, "http://"+a.ingress+"/default/echo/x", "a.example"); code != 200 {
+		t.Fatalf("by path: %d %q", code, body)
+	}
+	if code, body := get(t, hc, "http://"+a.ingress+"/", "nope.default"); code != 404 || !strings.Contains(body, "no service") {
+		t.Fatalf("unknown service: %d %q", code, body)
+	}
+
+	// A guest on node A calls the Service by name.
+	call := a.proxy.Outbound("default", []*waskv1.OutboundService{{Service: "echo"}})
+	seen := map[string]bool{}
+	for range 300 {
+		req, _ := http.NewRequest("POST", "http://echo.default/chain", strings.NewReader("ping"))
+		resp, err := call(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		pod, rest, _ := strings.Cut(string(body), ":")
+		if resp.StatusCode != 200 || rest != "ping" {
+			t.Fatalf("outbound: %d %q", resp.StatusCode, body)
+		}
+		seen[pod] = true
+		if len(seen) == 3 {
+			break
+		}
+	}
+	if len(seen) != 3 {
+		t.Errorf("outbound reached %v; want all three pods", seen)
+	}
+	req, _ := http.NewRequest("GET", "http://other.default/", nil)
+	if _, err := call(ctx, req); !errors.Is(err, ErrOutboundDenied) {
+		t.Errorf("outbound to an unlisted service: err = %v; want ErrOutboundDenied", err)
+	}
+
+	// Node B goes away: A marks it down and serves from its own pod.
+	b.stop()
+	eventually(t, "node B marked down on A", func() bool { return a.proxy.fwd.down(b.mesh) })
+	for i := range 50 {
+		code, body := get(t, hc, "http://"+a.ingress+"/", "echo.default")
+		if code != 200 || !strings.HasPrefix(body, "echo-a:") {
+			t.Fatalf("request %d after node B stopped: %d %q; want echo-a", i, code, body)
+		}
+	}
+
+	// An Endpoints change reaches the table.
+	ep, err := client.Get[*waskv1.Endpoints](ctx, c.Client, "default", "echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep.Addresses = ep.Addresses[:1]
+	if _, err := client.Update(ctx, c.Client, ep); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "node A's table to drop node B's endpoints", func() bool {
+		return len(a.proxy.Table().Service("default", "echo").Endpoints) == 1
+	})
+	eventually(t, "node A to stop probing node B", func() bool {
+		tc := a.proxy.tunnel.Load()
+		tc.mu.Lock()
+		defer tc.mu.Unlock()
+		return tc.peers[b.mesh] == nil
+	})
+}
+
+func TestNewRequiresFields(t *testing.T) {
+	for _, tt := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{}, "Client: required"},
+		{Config{Client: &client.Client{}}, "NodeName: required"},
+		{Config{Client: &client.Client{}, NodeName: "n"}, "Local: required"},
+		{Config{Client: &client.Client{}, NodeName: "n", Local: &fakePods{}}, "TLS.Cert: required"},
+	} {
+		if _, err := New(tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("New(%+v) = %v; want an error naming %q", tt.cfg, err, tt.want)
+		}
+	}
+}
