@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 )
 
 // forwarder sends a request to one endpoint of a route: in-process to a
@@ -91,11 +92,13 @@ func copyResponse(w http.ResponseWriter, resp *http.Response) error {
 	}
 	removeHopHeaders(h)
 	w.WriteHeader(resp.StatusCode)
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	buf := *bp
 	if resp.ContentLength >= 0 {
-		_, err := io.Copy(w, resp.Body)
+		_, err := io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{resp.Body}, buf)
 		return err
 	}
-	buf := make([]byte, 32<<10)
 	rc := http.NewResponseController(w)
 	for {
 		n, err := resp.Body.Read(buf)
@@ -113,6 +116,9 @@ func copyResponse(w http.ResponseWriter, resp *http.Response) error {
 		}
 	}
 }
+
+// copyBuffers pools the buffers responses are copied through.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 
 // writeError answers with a plain-text error naming what failed.
 func writeError(w http.ResponseWriter, code int, msg string) {

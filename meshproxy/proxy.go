@@ -57,6 +57,10 @@ type Config struct {
 	PeerTimeout time.Duration
 	// DialTimeout bounds connecting to a peer node. Default 2s.
 	DialTimeout time.Duration
+	// ShutdownGrace is how long a stopping proxy lets requests from other
+	// nodes that are in flight finish (new ones are refused and retried
+	// elsewhere by the caller). Default 5s.
+	ShutdownGrace time.Duration
 	// MaxRetries is how many other endpoints a request that never reached
 	// its pod is tried on. Default 2; negative: none.
 	MaxRetries int
@@ -100,6 +104,9 @@ func (c *Config) setDefaults() error {
 	if c.DialTimeout == 0 {
 		c.DialTimeout = 2 * time.Second
 	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = 5 * time.Second
+	}
 	if c.MaxRetries == 0 {
 		c.MaxRetries = 2
 	} else if c.MaxRetries < 0 {
@@ -117,7 +124,7 @@ func (c *Config) setDefaults() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	for name, d := range map[string]time.Duration{"RequestTimeout": c.RequestTimeout, "PeerTimeout": c.PeerTimeout, "DialTimeout": c.DialTimeout} {
+	for name, d := range map[string]time.Duration{"RequestTimeout": c.RequestTimeout, "PeerTimeout": c.PeerTimeout, "DialTimeout": c.DialTimeout, "ShutdownGrace": c.ShutdownGrace} {
 		if d < 0 {
 			return fmt.Errorf("meshproxy: config: %s: must not be negative, not %v", name, d)
 		}
@@ -243,7 +250,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 	}
 	goRun(func() error { return p.services.Run(ctx) })
 	goRun(func() error { return p.eps.Run(ctx) })
-	srv := &tunnelServer{local: p.cfg.Local, logger: p.cfg.Logger}
+	srv := &tunnelServer{local: p.cfg.Local, logger: p.cfg.Logger, grace: p.cfg.ShutdownGrace}
 	goRun(func() error { srv.serve(ctx, ln); return nil })
 	goRun(func() error {
 		synced := p.services.WaitForSync(ctx) == nil && p.eps.WaitForSync(ctx) == nil

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,6 +118,28 @@ func get(t testing.TB, hc *http.Client, url, host string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// spreadService makes Service name in "default" with pod <name>-a on node
+// a and pods <name>-b1 and <name>-b2 on node b (handlers made by pod), and
+// waits until node a routes to all three.
+func spreadService(t testing.TB, c *testcluster.Cluster, a, b *testNode, name string, pod func(name string) http.Handler) {
+	t.Helper()
+	a.pods.set("default", name+"-a", pod(name+"-a"))
+	b.pods.set("default", name+"-b1", pod(name+"-b1"))
+	b.pods.set("default", name+"-b2", pod(name+"-b2"))
+	ctx := context.Background()
+	if _, err := client.Create(ctx, c.Client, service("default", name, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Create(ctx, c.Client, endpoints("default", name,
+		addr{name + "-a", a.name, a.mesh, true}, addr{name + "-b1", b.name, b.mesh, true}, addr{name + "-b2", b.name, b.mesh, true})); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "node A's table to list 3 endpoints", func() bool {
+		r := a.proxy.Table().Service("default", name)
+		return r != nil && len(r.Endpoints) == 3
+	})
+}
+
 // TestTwoNodes: requests at node A's ingress are served by pods on both
 // nodes over real QUIC; a guest on A calls the Service through Outbound;
 // when node B's proxy stops, its endpoints are marked down and traffic
@@ -128,22 +152,7 @@ func TestTwoNodes(t *testing.T) {
 	ctx := context.Background()
 	a := startNode(t, c, "node-a", nil)
 	b := startNode(t, c, "node-b", nil)
-	a.pods.set("default", "echo-a", namedPod("echo-a"))
-	b.pods.set("default", "echo-b1", namedPod("echo-b1"))
-	b.pods.set("default", "echo-b2", namedPod("echo-b2"))
-
-	if _, err := client.Create(ctx, c.Client, &waskv1.Service{Metadata: &waskv1.ObjectMeta{Name: "echo", Namespace: "default"},
-		Spec: &waskv1.ServiceSpec{Selector: map[string]string{"app": "echo"}}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := client.Create(ctx, c.Client, endpoints("default", "echo",
-		addr{"echo-a", "node-a", a.mesh, true}, addr{"echo-b1", "node-b", b.mesh, true}, addr{"echo-b2", "node-b", b.mesh, true})); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "node A's table to list 3 endpoints", func() bool {
-		r := a.proxy.Table().Service("default", "echo")
-		return r != nil && len(r.Endpoints) == 3
-	})
+	spreadService(t, c, a, b, "echo", namedPod)
 
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
 	defer hc.CloseIdleConnections()
@@ -239,6 +248,115 @@ func TestNewRequiresFields(t *testing.T) {
 	} {
 		if _, err := New(tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("New(%+v) = %v; want an error naming %q", tt.cfg, err, tt.want)
+		}
+	}
+}
+
+// TestNodeStopsUnderLoad: node B's proxy stops while node A's ingress is
+// under load for a Service with pods on both: requests in flight to B
+// finish (B drains), new ones go to A, and no request fails.
+func TestNodeStopsUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster")
+	}
+	c := testcluster.Start(t, testcluster.Options{})
+	a := startNode(t, c, "node-a", nil)
+	b := startNode(t, c, "node-b", nil)
+	slow := func(name string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-time.After(2 * time.Millisecond): // a pod that takes a while: requests are in flight
+			case <-r.Context().Done():
+			}
+			io.WriteString(w, name+":")
+		})
+	}
+	spreadService(t, c, a, b, "web", slow)
+
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	defer hc.CloseIdleConnections()
+	type result struct {
+		code      int
+		body      string
+		err       error
+		afterStop bool // the request started after node B's Run returned
+	}
+	var stopped atomic.Bool
+	stopLoad := make(chan struct{})
+	results := make(chan result, 1<<16)
+	var workers sync.WaitGroup
+	for range 8 {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for {
+				select {
+				case <-stopLoad:
+					return
+				default:
+				}
+				afterStop := stopped.Load()
+				req, _ := http.NewRequest("GET", "http://"+a.ingress+"/", nil)
+				req.Host = "web.default"
+				resp, err := hc.Do(req)
+				if err != nil {
+					results <- result{err: err, afterStop: afterStop}
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				results <- result{code: resp.StatusCode, body: string(body), afterStop: afterStop}
+			}
+		}()
+	}
+	servedBy := func(prefix string) func() bool {
+		return func() bool {
+			for {
+				select {
+				case r := <-results:
+					if r.err == nil && strings.HasPrefix(r.body, prefix) {
+						return true
+					}
+					if r.err != nil || r.code != 200 {
+						t.Errorf("before the stop: %d %q %v", r.code, r.body, r.err)
+					}
+				default:
+					return false
+				}
+			}
+		}
+	}
+	eventually(t, "node B to serve under load", servedBy("web-b"))
+	b.stop()
+	stopped.Store(true)
+	if !a.proxy.fwd.down(b.mesh) {
+		t.Error("node B is not marked down right after its proxy stopped")
+	}
+	// Keep the load on for a moment after B is gone, then stop it.
+	after := 0
+	eventually(t, "200 requests after node B stopped", func() bool {
+		for {
+			select {
+			case r := <-results:
+				if r.err != nil || r.code != 200 {
+					t.Errorf("a request failed around node B's stop: %d %q %v", r.code, r.body, r.err)
+				} else if r.afterStop && !strings.HasPrefix(r.body, "web-a") {
+					t.Errorf("served by %q after node B stopped", r.body)
+				}
+				if r.afterStop {
+					after++
+				}
+			default:
+				return after >= 200
+			}
+		}
+	})
+	close(stopLoad)
+	workers.Wait()
+	close(results)
+	for r := range results {
+		if r.err != nil || r.code != 200 || (r.afterStop && !strings.HasPrefix(r.body, "web-a")) {
+			t.Errorf("late result: %d %q %v", r.code, r.body, r.err)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -49,7 +50,20 @@ type peer struct {
 	ready chan struct{} // closed when the dial ended
 	conn  *quic.Conn    // set before ready closes, if the dial worked
 	err   error
-	down  bool // the dial failed or the connection broke; a prober runs
+	down  bool // the dial failed, the connection broke or the peer is going away
+
+	inflight  atomic.Int64 // requests on conn whose response is not finished
+	goingAway atomic.Bool  // the peer said it is draining: close conn when idle
+}
+
+// acquire counts a request on p's connection; release ends it, closing
+// the connection of a peer going away when its last request ends.
+func (p *peer) acquire() { p.inflight.Add(1) }
+
+func (p *peer) release() {
+	if p.inflight.Add(-1) == 0 && p.goingAway.Load() {
+		p.conn.CloseWithError(0, "peer is going away")
+	}
 }
 
 func newTunnelClient(tr *quic.Transport, nt NodeTLS, qc *quic.Config, dialTimeout time.Duration, wanted func(string) bool, logger *slog.Logger) *tunnelClient {
@@ -84,9 +98,9 @@ func (c *tunnelClient) close() {
 	c.wg.Wait()
 }
 
-// conn returns the connection to the node at address, dialling once for
-// all callers. The error wraps errNotReached.
-func (c *tunnelClient) conn(ctx context.Context, address, node string) (*quic.Conn, error) {
+// peer returns the connected peer at address, dialling once for all
+// callers. The error wraps errNotReached.
+func (c *tunnelClient) peer(ctx context.Context, address, node string) (*peer, error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -105,7 +119,7 @@ func (c *tunnelClient) conn(ctx context.Context, address, node string) (*quic.Co
 	if p.conn == nil {
 		return nil, fmt.Errorf("mesh: connect to node %s at %s: %w: %w", node, address, errNotReached, p.err)
 	}
-	return p.conn, nil
+	return p, nil
 }
 
 // startDial registers a peer and dials it in the background. c.mu is held.
@@ -140,6 +154,11 @@ func (c *tunnelClient) dial(p *peer, address string, probe bool) {
 	if c.onChange != nil && probe {
 		c.onChange(address, false)
 	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.awaitGoAway(p, address)
+	}()
 	// Watch the connection: when it ends, mark the node down at once.
 	select {
 	case <-conn.Context().Done():
@@ -217,14 +236,64 @@ func (c *tunnelClient) markDown(p *peer, address string) {
 	}
 }
 
+// awaitGoAway waits for the peer's go-away signal (a unidirectional
+// stream, see tunnelServer.serve) until the connection ends.
+func (c *tunnelClient) awaitGoAway(p *peer, address string) {
+	str, err := p.conn.AcceptUniStream(p.conn.Context())
+	if err != nil {
+		return
+	}
+	var b [1]byte
+	if _, err := io.ReadFull(str, b[:]); err != nil || b[0] != goAway {
+		return
+	}
+	c.goingAway(p, address)
+}
+
+// goingAway marks a draining peer down without closing its connection: it
+// refuses new requests while those in flight finish. Its connection closes
+// when the last of them ends; then the usual probing brings it back when
+// it is up again.
+func (c *tunnelClient) goingAway(p *peer, address string) {
+	c.mu.Lock()
+	changed := c.peers[address] == p && !p.down
+	if changed {
+		p.down = true
+	}
+	c.mu.Unlock()
+	if !p.goingAway.Swap(true) {
+		p.acquire()
+		p.release() // closes the connection now if it is idle
+	}
+	if changed {
+		c.logger.Info("mesh: node is shutting down, marking its endpoints down", "node", p.node, "addr", address)
+		if c.onChange != nil {
+			c.onChange(address, true)
+		}
+	}
+}
+
 // RoundTrip sends r to the pod of e on its node over a new stream.
 func (c *tunnelClient) RoundTrip(ctx context.Context, e *Endpoint, r *http.Request) (*http.Response, error) {
-	conn, err := c.conn(ctx, e.Address, e.Node)
+	p, err := c.peer(ctx, e.Address, e.Node)
 	if err != nil {
 		return nil, err
 	}
-	str, err := conn.OpenStreamSync(ctx)
+	p.acquire()
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			p.release()
+		}
+	}
+	if p.goingAway.Load() {
+		release()
+		return nil, fmt.Errorf("mesh: node %s is shutting down: %w", e.Node, errNotReached)
+	}
+	str, err := p.conn.OpenStreamSync(ctx)
 	if err != nil {
+		release()
 		return nil, fmt.Errorf("mesh: open stream to node %s: %w: %w", e.Node, errNotReached, err)
 	}
 	stop := context.AfterFunc(ctx, func() {
@@ -245,6 +314,7 @@ func (c *tunnelClient) RoundTrip(ctx context.Context, e *Endpoint, r *http.Reque
 	if _, err := str.Write(frame(head)); err != nil {
 		stop()
 		str.CancelRead(codeCanceled)
+		release()
 		return nil, fmt.Errorf("mesh: send request to node %s: %w", e.Node, err)
 	}
 	if hasBody {
@@ -268,6 +338,14 @@ func (c *tunnelClient) RoundTrip(ctx context.Context, e *Endpoint, r *http.Reque
 		stop()
 		str.CancelRead(codeCanceled)
 		putReader(br)
+		release()
+		var se *quic.StreamError
+		if errors.As(err, &se) && se.Remote && se.ErrorCode == codeRefused {
+			c.goingAway(p, e.Address)
+			if !hasBody {
+				return nil, fmt.Errorf("mesh: node %s is shutting down: %w", e.Node, errNotReached)
+			}
+		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("mesh: response from node %s: %w", e.Node, ctx.Err())
 		}
@@ -277,7 +355,7 @@ func (c *tunnelClient) RoundTrip(ctx context.Context, e *Endpoint, r *http.Reque
 		Status: fmt.Sprintf("%d %s", h.Status, http.StatusText(h.Status)), StatusCode: h.Status,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: h.Header, ContentLength: h.ContentLength, Request: r,
-		Body: &tunnelBody{r: br, str: str, stop: stop},
+		Body: &tunnelBody{r: br, str: str, stop: stop, release: release},
 	}
 	if h.ContentLength == 0 {
 		resp.Body.Close()
@@ -288,10 +366,11 @@ func (c *tunnelClient) RoundTrip(ctx context.Context, e *Endpoint, r *http.Reque
 
 // tunnelBody is a response body read from a stream.
 type tunnelBody struct {
-	r    *bufio.Reader
-	str  *quic.Stream
-	stop func() bool
-	eof  bool
+	r       *bufio.Reader
+	str     *quic.Stream
+	stop    func() bool
+	release func()
+	eof     bool
 }
 
 func (b *tunnelBody) Read(p []byte) (int, error) {
@@ -316,5 +395,6 @@ func (b *tunnelBody) Close() error {
 	}
 	putReader(b.r)
 	b.r = nil
+	b.release()
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/quic-go/quic-go"
 )
@@ -18,46 +20,122 @@ const (
 	codeBadRequest quic.StreamErrorCode = 1 // the head could not be read
 	codeCanceled   quic.StreamErrorCode = 2 // the caller gave up
 	codeAborted    quic.StreamErrorCode = 3 // the server's handler ended without a complete response
+	// codeRefused: the node is draining and did not pass the request to a
+	// pod; the caller may send it elsewhere.
+	codeRefused quic.StreamErrorCode = 4
 )
+
+// goAway is the byte a draining server sends on a unidirectional stream:
+// send no new requests, close the connection when those in flight are done.
+const goAway = 'G'
 
 // tunnelServer serves requests from peer nodes to local pods.
 type tunnelServer struct {
 	local  Local
 	logger *slog.Logger
-	wg     sync.WaitGroup
+	// grace bounds how long a stopping server lets requests in flight
+	// finish before it closes its connections.
+	grace time.Duration
+
+	draining atomic.Bool
+	streams  sync.WaitGroup // requests in flight
+	wg       sync.WaitGroup // connection goroutines
+
+	mu    sync.Mutex
+	conns map[*quic.Conn]bool
 }
 
-// serve accepts connections until ctx ends or ln closes; it returns after
-// every connection and stream goroutine has ended.
+// serve accepts connections until ctx ends, then drains: it accepts no new
+// connection, tells each peer it is going away (the peer marks this node
+// down, sends nothing new, and closes the connection when its requests in
+// flight are done), refuses requests that cross that message (codeRefused:
+// the peer retries them elsewhere), and closes whatever connection is
+// still open after grace. It returns after every goroutine it started has
+// ended.
+//
+//	serving ──ctx ends──► draining ──peers closed, or grace over──► closed
 func (s *tunnelServer) serve(ctx context.Context, ln *quic.Listener) {
-	defer s.wg.Wait()
-	for {
-		conn, err := ln.Accept(ctx)
-		if err != nil {
-			return
+	s.conns = map[*quic.Conn]bool{}
+	accepted := make(chan struct{})
+	go func() {
+		defer close(accepted)
+		for {
+			conn, err := ln.Accept(context.Background())
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.conns[conn] = true
+			s.mu.Unlock()
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				s.serveConn(conn)
+			}()
 		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.serveConn(ctx, conn)
-		}()
+	}()
+	<-ctx.Done()
+	s.mu.Lock()
+	s.draining.Store(true) // under mu: no stream is added once Wait may run
+	s.mu.Unlock()
+	ln.Close()
+	<-accepted
+	s.mu.Lock()
+	for conn := range s.conns {
+		if str, err := conn.OpenUniStream(); err == nil {
+			str.Write([]byte{goAway})
+			str.Close()
+		}
 	}
+	s.mu.Unlock()
+	closed := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(closed)
+	}()
+	t := time.NewTimer(s.grace)
+	select {
+	case <-closed:
+	case <-t.C:
+		s.logger.Warn("mesh: peers still connected after the grace period; closing", "grace", s.grace)
+		s.mu.Lock()
+		for conn := range s.conns {
+			conn.CloseWithError(0, "node shutting down")
+		}
+		s.mu.Unlock()
+		<-closed
+	}
+	t.Stop()
+	s.streams.Wait()
 }
 
-func (s *tunnelServer) serveConn(ctx context.Context, conn *quic.Conn) {
+func (s *tunnelServer) serveConn(conn *quic.Conn) {
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, conn)
+		s.mu.Unlock()
+	}()
 	peer := conn.ConnectionState().TLS.PeerCertificates[0].Subject.CommonName
 	s.logger.Debug("mesh: peer connected", "peer", peer, "addr", conn.RemoteAddr())
-	stop := context.AfterFunc(ctx, func() { conn.CloseWithError(0, "node shutting down") })
-	defer stop()
 	for {
-		str, err := conn.AcceptStream(ctx)
+		str, err := conn.AcceptStream(context.Background())
 		if err != nil {
 			s.logger.Debug("mesh: peer connection ended", "peer", peer, "err", err)
 			return
 		}
-		s.wg.Add(1)
+		s.mu.Lock()
+		draining := s.draining.Load()
+		if !draining {
+			s.streams.Add(1)
+		}
+		s.mu.Unlock()
+		if draining {
+			str.CancelRead(codeRefused)
+			str.CancelWrite(codeRefused)
+			continue
+		}
 		go func() {
-			defer s.wg.Done()
+			defer s.streams.Done()
 			s.serveStream(str, peer)
 		}()
 	}

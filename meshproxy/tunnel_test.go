@@ -69,7 +69,7 @@ func startTunnelNode(t testing.TB, nt NodeTLS, addr string, local Local) *tunnel
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &tunnelNode{addr: udp.LocalAddr().String(), cancel: cancel, done: make(chan struct{})}
 	n.client = newTunnelClient(tr, nt, qc, 2*time.Second, func(string) bool { return true }, slog.New(slog.DiscardHandler))
-	srv := &tunnelServer{local: local, logger: slog.New(slog.DiscardHandler)}
+	srv := &tunnelServer{local: local, logger: slog.New(slog.DiscardHandler), grace: 5 * time.Second}
 	go func() {
 		defer close(n.done)
 		srv.serve(ctx, ln)
