@@ -81,11 +81,13 @@ func (s *Server) HTTPHandler(cfg ServeConfig) (http.Handler, error) {
 		connect.WithCompressMinBytes(compressMinBytes),
 	}
 	mux := http.NewServeMux()
-	services := []string{waskv1connect.ObjectServiceName, waskv1connect.ModuleServiceName}
+	services := []string{waskv1connect.ObjectServiceName, waskv1connect.ModuleServiceName, waskv1connect.CertificateServiceName}
 	path, h := s.Handler(opts...)
 	mux.Handle(path, limitUnaryBody(h, cfg.MaxRequestBytes))
 	path, h = s.ModuleHandler(opts...)
 	mux.Handle(path, h) // streams: bounded per message by WithReadMaxBytes
+	path, h = s.CertificateHandler(opts...)
+	mux.Handle(path, limitUnaryBody(h, cfg.MaxRequestBytes))
 	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(services...)))
 	reflector := grpcreflect.NewStaticReflector(services...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector, connect.WithInterceptors(authInterceptor{s: s, tokens: cfg.Tokens})))

@@ -18,9 +18,10 @@ import (
 
 // Client is a connection to an apiserver. It is safe for concurrent use.
 type Client struct {
-	// Objects and Modules are the raw Connect clients.
-	Objects waskv1connect.ObjectServiceClient
-	Modules waskv1connect.ModuleServiceClient
+	// Objects, Modules and Certificates are the raw Connect clients.
+	Objects      waskv1connect.ObjectServiceClient
+	Modules      waskv1connect.ModuleServiceClient
+	Certificates waskv1connect.CertificateServiceClient
 
 	server string
 }
@@ -66,9 +67,10 @@ func New(cfg Config, opts ...connect.ClientOption) (*Client, error) {
 	hc := &http.Client{Transport: rt}
 	base := u.Scheme + "://" + u.Host
 	return &Client{
-		Objects: waskv1connect.NewObjectServiceClient(hc, base, opts...),
-		Modules: waskv1connect.NewModuleServiceClient(hc, base, opts...),
-		server:  base,
+		Objects:      waskv1connect.NewObjectServiceClient(hc, base, opts...),
+		Modules:      waskv1connect.NewModuleServiceClient(hc, base, opts...),
+		Certificates: waskv1connect.NewCertificateServiceClient(hc, base, opts...),
+		server:       base,
 	}, nil
 }
 
