@@ -82,6 +82,12 @@ func (p *Proxy) outbound(ctx context.Context, namespace string, allowed map[stri
 	removeHopHeaders(out.Header)
 	pw := newPipeWriter(out)
 	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				p.cfg.Logger.Error("meshproxy: outbound call panicked", "service", ns+"/"+svc, "panic", v)
+				pw.finish(fmt.Errorf("meshproxy: outbound to %s/%s: pod call panicked: %v", ns, svc, v))
+			}
+		}()
 		sw := &statusWriter{ResponseWriter: pw}
 		_, err := p.fwd.forward(ctx, route, "", out, sw)
 		if sw.proxyError {
@@ -93,6 +99,7 @@ func (p *Proxy) outbound(ctx context.Context, namespace string, allowed map[stri
 	case resp := <-pw.head:
 		return resp, nil
 	case <-ctx.Done():
+		pw.pr.CloseWithError(ctx.Err()) // no one will read: end the handler's writes
 		return nil, fmt.Errorf("meshproxy: outbound to %s/%s: %w", ns, svc, ctx.Err())
 	}
 }

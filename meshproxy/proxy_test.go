@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -206,6 +207,50 @@ func TestTwoNodes(t *testing.T) {
 		t.Errorf("outbound to an unlisted service: err = %v; want ErrOutboundDenied", err)
 	}
 
+	// A service chain across nodes: ingress on A → "front" pod on B → a
+	// guest call from B to "echo" → a pod on A or B.
+	callFromB := b.proxy.Outbound("default", []*waskv1.OutboundService{{Service: "echo", Namespace: "default"}})
+	b.pods.set("default", "front-b", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, _ := http.NewRequestWithContext(r.Context(), "GET", "http://echo/", nil) // own namespace
+		resp, err := callFromB(r.Context(), req)
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		fmt.Fprintf(w, "front-b>%s", body)
+	}))
+	if _, err := client.Create(ctx, c.Client, service("default", "front", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Create(ctx, c.Client, endpoints("default", "front", addr{"front-b", "node-b", b.mesh, true})); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "node A to route front", func() bool {
+		r := a.proxy.Table().Service("default", "front")
+		return r != nil && len(r.Endpoints) == 1
+	})
+	eventually(t, "node B to route front and echo", func() bool {
+		r := b.proxy.Table().Service("default", "echo")
+		return b.proxy.Table().Service("default", "front") != nil && r != nil && len(r.Endpoints) == 3
+	})
+	chained := map[string]bool{}
+	for range 300 {
+		code, body := get(t, hc, "http://"+a.ingress+"/", "front.default")
+		if code != 200 || !strings.HasPrefix(body, "front-b>echo-") {
+			t.Fatalf("chain: %d %q", code, body)
+		}
+		pod, _, _ := strings.Cut(strings.TrimPrefix(body, "front-b>"), ":")
+		chained[pod] = true
+		if len(chained) == 3 {
+			break
+		}
+	}
+	if !chained["echo-a"] || len(chained) != 3 {
+		t.Errorf("the chain through node B reached %v; want all three echo pods (A→B→A included)", chained)
+	}
+
 	// Node B goes away: A marks it down and serves from its own pod.
 	b.stop()
 	eventually(t, "node B marked down on A", func() bool { return a.proxy.fwd.down(b.mesh) })
@@ -223,6 +268,9 @@ func TestTwoNodes(t *testing.T) {
 	}
 	ep.Addresses = ep.Addresses[:1]
 	if _, err := client.Update(ctx, c.Client, ep); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Delete[*waskv1.Endpoints](ctx, c.Client, "default", "front", nil); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "node A's table to drop node B's endpoints", func() bool {

@@ -172,6 +172,9 @@ func (s *tunnelServer) serveStream(str *quic.Stream, peer string) {
 	w := &tunnelResponseWriter{str: str, header: http.Header{}}
 	completed := false
 	defer func() {
+		if v := recover(); v != nil {
+			s.logger.Error("mesh: pod call panicked", "namespace", h.Namespace, "pod", h.Pod, "peer", peer, "panic", v)
+		}
 		if !completed {
 			str.CancelRead(codeAborted)
 			str.CancelWrite(codeAborted)

@@ -248,3 +248,27 @@ func waitFor(t *testing.T, changes chan bool, down bool) {
 		}
 	}
 }
+
+// TestTunnelPodPanics: a pod call that panics resets its stream; the
+// serving node lives on and serves the next request.
+func TestTunnelPodPanics(t *testing.T) {
+	p := newTestPKI(t)
+	pods := &fakePods{}
+	pods.set("ns", "bad", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { panic("boom") }))
+	pods.set("ns", "good", namedPod("good"))
+	b := startTunnelNode(t, p.node(t, "node-b"), "", pods)
+	a := startTunnelNode(t, p.node(t, "node-a"), "", &fakePods{})
+	req, _ := http.NewRequest("GET", "http://svc.ns/", nil)
+	if _, err := a.client.RoundTrip(context.Background(), &Endpoint{Namespace: "ns", Pod: "bad", Node: "node-b", Address: b.addr}, req); err == nil {
+		t.Fatal("a panicking pod answered")
+	}
+	resp, err := a.client.RoundTrip(context.Background(), &Endpoint{Namespace: "ns", Pod: "good", Node: "node-b", Address: b.addr}, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "good:" {
+		t.Errorf("after a panic: %q", body)
+	}
+}
