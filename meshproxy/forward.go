@@ -66,6 +66,9 @@ func (f *forwarder) call(ctx context.Context, e *Endpoint, out *http.Request, w 
 	e.begin()
 	defer e.end()
 	if e.Local {
+		if !serves(f.local, e.Namespace, e.Pod) {
+			return fmt.Errorf("pod %s/%s: %w: not running on this node", e.Namespace, e.Pod, errNotReached)
+		}
 		f.local.Invoke(ctx, e.Namespace, e.Pod, w, out)
 		if !w.wrote && ctx.Err() != nil {
 			return ctx.Err()

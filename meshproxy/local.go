@@ -15,6 +15,21 @@ type Local interface {
 	Invoke(ctx context.Context, namespace, pod string, w http.ResponseWriter, r *http.Request)
 }
 
+// PodChecker may be implemented by a Local: Serves reports whether a pod
+// runs on this node and takes requests now. When it says no, the proxy
+// knows the request never reached a pod (the Endpoints are behind: the pod
+// is stopping or not started) and sends it to another endpoint instead of
+// returning the Local's 404 or 503.
+type PodChecker interface {
+	Serves(namespace, pod string) bool
+}
+
+// serves asks l's PodChecker, if it has one.
+func serves(l Local, namespace, pod string) bool {
+	c, ok := l.(PodChecker)
+	return !ok || c.Serves(namespace, pod)
+}
+
 // LocalFunc adapts a function to Local.
 type LocalFunc func(ctx context.Context, namespace, pod string, w http.ResponseWriter, r *http.Request)
 

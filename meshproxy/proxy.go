@@ -157,6 +157,19 @@ func New(cfg Config) (*Proxy, error) {
 		return nil, err
 	}
 	p := &Proxy{cfg: cfg, metrics: m, changed: make(chan struct{}, 1)}
+	if cfg.Registry != nil {
+		down := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "wask_mesh_peers_down", Help: "Peer nodes marked down (connection failed or closed, or draining).",
+		}, func() float64 {
+			if tc := p.tunnel.Load(); tc != nil {
+				return float64(tc.downCount())
+			}
+			return 0
+		})
+		if err := cfg.Registry.Register(down); err != nil {
+			return nil, fmt.Errorf("meshproxy: register metrics: %w", err)
+		}
+	}
 	p.table.Store(Build(nil, nil, p.tableOptions()))
 	p.fwd = &forwarder{local: cfg.Local, remote: (*proxyRemote)(p), intn: cfg.Rand, maxRetries: cfg.MaxRetries, metrics: m}
 	p.ingress = &ingress{table: p.table.Load, fwd: p.fwd, timeout: cfg.RequestTimeout, newID: cfg.NewRequestID,

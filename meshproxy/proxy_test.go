@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	waskv1 "github.com/wask-dev/wask/api/wask/v1"
 	"github.com/wask-dev/wask/client"
@@ -31,6 +32,7 @@ type testNode struct {
 	pods    *fakePods
 	ingress string // host:port
 	mesh    string // host:port
+	reg     *prometheus.Registry
 	cancel  context.CancelFunc
 	done    chan error
 }
@@ -60,12 +62,13 @@ func startNode(t testing.TB, c *testcluster.Cluster, name string, mod func(*Conf
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &testNode{name: name, pods: &fakePods{}, ingress: lis.Addr().String(), mesh: udp.LocalAddr().String(), done: make(chan error, 1)}
+	n := &testNode{name: name, pods: &fakePods{}, ingress: lis.Addr().String(), mesh: udp.LocalAddr().String(), done: make(chan error, 1),
+		reg: prometheus.NewRegistry()}
 	cfg := Config{
 		Client: c.NodeClient(t, name), NodeName: name, Local: n.pods,
 		TLS:             NodeTLS{Cert: cert, CA: c.CA.Pool()},
 		IngressListener: lis, MeshConn: udp,
-		Registry: prometheus.NewRegistry(), Logger: testLogger().With("node", name),
+		Registry: n.reg, Logger: testLogger().With("node", name),
 		PeerTimeout: 2 * time.Second, RequestTimeout: 5 * time.Second,
 	}
 	if mod != nil {
@@ -254,6 +257,12 @@ func TestTwoNodes(t *testing.T) {
 	// Node B goes away: A marks it down and serves from its own pod.
 	b.stop()
 	eventually(t, "node B marked down on A", func() bool { return a.proxy.fwd.down(b.mesh) })
+	if n, err := testutil.GatherAndCount(a.reg, "wask_mesh_peers_down"); err != nil || n != 1 {
+		t.Errorf("wask_mesh_peers_down series: %d, %v", n, err)
+	}
+	if got := a.proxy.tunnel.Load().downCount(); got != 1 {
+		t.Errorf("peers down on A = %d, want 1", got)
+	}
 	for i := range 50 {
 		code, body := get(t, hc, "http://"+a.ingress+"/", "echo.default")
 		if code != 200 || !strings.HasPrefix(body, "echo-a:") {

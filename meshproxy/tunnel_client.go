@@ -79,6 +79,19 @@ func (c *tunnelClient) Down(address string) bool {
 	return p != nil && p.down
 }
 
+// downCount returns how many peers are marked down.
+func (c *tunnelClient) downCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, p := range c.peers {
+		if p.down {
+			n++
+		}
+	}
+	return n
+}
+
 // close closes every connection and waits for the probers and watchers.
 func (c *tunnelClient) close() {
 	c.mu.Lock()
@@ -273,6 +286,27 @@ func (c *tunnelClient) goingAway(p *peer, address string) {
 	}
 }
 
+// streamError classifies a failed request stream: a peer that refused it
+// (draining) or does not run the pod never passed it to a pod, so unless
+// some of its body may have been sent, the error wraps errNotReached.
+func (c *tunnelClient) streamError(err error, p *peer, e *Endpoint, bodySent bool) error {
+	var se *quic.StreamError
+	if !errors.As(err, &se) || !se.Remote {
+		return err
+	}
+	switch se.ErrorCode {
+	case codeRefused:
+		c.goingAway(p, e.Address)
+	case codeNoPod:
+	default:
+		return err
+	}
+	if bodySent {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", errNotReached, err)
+}
+
 // RoundTrip sends r to the pod of e on its node over a new stream.
 func (c *tunnelClient) RoundTrip(ctx context.Context, e *Endpoint, r *http.Request) (*http.Response, error) {
 	p, err := c.peer(ctx, e.Address, e.Node)
@@ -315,7 +349,7 @@ func (c *tunnelClient) RoundTrip(ctx context.Context, e *Endpoint, r *http.Reque
 		stop()
 		str.CancelRead(codeCanceled)
 		release()
-		return nil, fmt.Errorf("mesh: send request to node %s: %w", e.Node, err)
+		return nil, c.streamError(fmt.Errorf("mesh: send request to node %s: %w", e.Node, err), p, e, false)
 	}
 	if hasBody {
 		go func() {
@@ -339,17 +373,10 @@ func (c *tunnelClient) RoundTrip(ctx context.Context, e *Endpoint, r *http.Reque
 		str.CancelRead(codeCanceled)
 		putReader(br)
 		release()
-		var se *quic.StreamError
-		if errors.As(err, &se) && se.Remote && se.ErrorCode == codeRefused {
-			c.goingAway(p, e.Address)
-			if !hasBody {
-				return nil, fmt.Errorf("mesh: node %s is shutting down: %w", e.Node, errNotReached)
-			}
-		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("mesh: response from node %s: %w", e.Node, ctx.Err())
 		}
-		return nil, fmt.Errorf("mesh: response from node %s: %w", e.Node, err)
+		return nil, c.streamError(fmt.Errorf("mesh: response from node %s: %w", e.Node, err), p, e, hasBody)
 	}
 	resp := &http.Response{
 		Status: fmt.Sprintf("%d %s", h.Status, http.StatusText(h.Status)), StatusCode: h.Status,

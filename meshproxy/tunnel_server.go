@@ -23,6 +23,9 @@ const (
 	// codeRefused: the node is draining and did not pass the request to a
 	// pod; the caller may send it elsewhere.
 	codeRefused quic.StreamErrorCode = 4
+	// codeNoPod: the pod does not run on this node (PodChecker); the
+	// request was not passed to any pod.
+	codeNoPod quic.StreamErrorCode = 5
 )
 
 // goAway is the byte a draining server sends on a unidirectional stream:
@@ -157,6 +160,11 @@ func (s *tunnelServer) serveStream(str *quic.Stream, peer string) {
 		s.logger.Warn("mesh: bad request from peer", "peer", peer, "err", err)
 		str.CancelRead(codeBadRequest)
 		str.CancelWrite(codeBadRequest)
+		return
+	}
+	if !serves(s.local, h.Namespace, h.Pod) {
+		str.CancelRead(codeNoPod)
+		str.CancelWrite(codeNoPod)
 		return
 	}
 	body := io.ReadCloser(http.NoBody)

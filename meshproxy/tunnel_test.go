@@ -14,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/quic-go/quic-go"
+
+	waskv1 "github.com/wask-dev/wask/api/wask/v1"
 
 	"github.com/wask-dev/wask/internal/pki"
 )
@@ -270,5 +273,39 @@ func TestTunnelPodPanics(t *testing.T) {
 	resp.Body.Close()
 	if string(body) != "good:" {
 		t.Errorf("after a panic: %q", body)
+	}
+}
+
+// checkedPods is a Local that reports which pods it runs (PodChecker).
+type checkedPods struct{ *fakePods }
+
+func (c checkedPods) Serves(ns, pod string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pods[ns+"/"+pod] != nil
+}
+
+// TestStaleEndpointsRetried: Endpoints that still list pods which no longer
+// run (locally, or on the other node) cost no failed request when the
+// Local says which pods it serves: those requests go to a pod that runs.
+func TestStaleEndpointsRetried(t *testing.T) {
+	p := newTestPKI(t)
+	podsB := checkedPods{&fakePods{}}
+	podsB.set("ns", "live", namedPod("live"))
+	b := startTunnelNode(t, p.node(t, "node-b"), "", podsB)
+	a := startTunnelNode(t, p.node(t, "node-a"), "", &fakePods{})
+	f := newIngressFixture(t, a.client, 2*time.Second)
+	f.in.fwd.local = checkedPods{f.pods} // node A runs none of them
+	f.in.fwd.maxRetries = 2
+	f.setTable([]*waskv1.Service{service("ns", "svc", nil)}, []*waskv1.Endpoints{endpoints("ns", "svc",
+		addr{"gone-local", "n1", "", true}, addr{"gone-remote", "node-b", b.addr, true}, addr{"live", "node-b", b.addr, true})})
+	for i := range 50 {
+		w := f.do("GET", "svc.ns", "/", "")
+		if w.Code != 200 || w.Body.String() != "live:" {
+			t.Fatalf("request %d: %d %q; want live", i, w.Code, w.Body.String())
+		}
+	}
+	if got := testutil.ToFloat64(f.in.metrics.retries.WithLabelValues("ns", "svc")); got == 0 {
+		t.Error("no retries counted")
 	}
 }
