@@ -22,10 +22,10 @@ import (
 // back-off while some route still wants it, and marks it up when it
 // answers.
 //
-//	        dial ok               conn closes / dial fails
+//	        dial ok          conn fails or closes, dial fails, go-away
 //	(none) ────────► up ───────────────────────────────► down
 //	   ▲                ◄────────────────────────────────  │
-//	   │                      probe dial ok                │
+//	   │             a probe connects (its conn is used)   │
 //	   └───────────────── no route wants it ◄──────────────┘
 type tunnelClient struct {
 	tr          *quic.Transport
@@ -40,6 +40,7 @@ type tunnelClient struct {
 
 	mu     sync.Mutex
 	peers  map[string]*peer
+	down   atomic.Pointer[map[string]bool] // addresses of down peers; replaced, never changed
 	closed bool
 	wg     sync.WaitGroup
 	stop   chan struct{}
@@ -67,30 +68,18 @@ func (p *peer) release() {
 }
 
 func newTunnelClient(tr *quic.Transport, nt NodeTLS, qc *quic.Config, dialTimeout time.Duration, wanted func(string) bool, logger *slog.Logger) *tunnelClient {
-	return &tunnelClient{tr: tr, tls: nt, quic: qc, dialTimeout: dialTimeout, wanted: wanted, logger: logger,
+	c := &tunnelClient{tr: tr, tls: nt, quic: qc, dialTimeout: dialTimeout, wanted: wanted, logger: logger,
 		peers: map[string]*peer{}, stop: make(chan struct{})}
+	c.down.Store(&map[string]bool{})
+	return c
 }
 
-// Down reports whether the peer at address is marked down.
-func (c *tunnelClient) Down(address string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	p := c.peers[address]
-	return p != nil && p.down
-}
+// Down reports whether the peer at address is marked down. It takes no
+// lock: every request's Pick asks.
+func (c *tunnelClient) Down(address string) bool { return (*c.down.Load())[address] }
 
 // downCount returns how many peers are marked down.
-func (c *tunnelClient) downCount() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, p := range c.peers {
-		if p.down {
-			n++
-		}
-	}
-	return n
-}
+func (c *tunnelClient) downCount() int { return len(*c.down.Load()) }
 
 // close closes every connection and waits for the probers and watchers.
 func (c *tunnelClient) close() {
@@ -121,7 +110,7 @@ func (c *tunnelClient) peer(ctx context.Context, address, node string) (*peer, e
 	}
 	p := c.peers[address]
 	if p == nil {
-		p = c.startDial(address, node, false)
+		p = c.startDial(address, node)
 	}
 	c.mu.Unlock()
 	select {
@@ -135,50 +124,131 @@ func (c *tunnelClient) peer(ctx context.Context, address, node string) (*peer, e
 	return p, nil
 }
 
-// startDial registers a peer and dials it in the background. c.mu is held.
-func (c *tunnelClient) startDial(address, node string, probe bool) *peer {
-	p := &peer{node: node, ready: make(chan struct{}), down: probe}
+// startDial registers a peer and runs it in the background. c.mu is held.
+func (c *tunnelClient) startDial(address, node string) *peer {
+	p := &peer{node: node, ready: make(chan struct{})}
 	c.peers[address] = p
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		c.dial(p, address, probe)
+		c.run(p, address)
 	}()
 	return p
 }
 
-func (c *tunnelClient) dial(p *peer, address string, probe bool) {
+// run is the life of the peer at address: dial; while connected, watch the
+// connection; when it fails or ends, mark the peer down and probe it; when
+// a probe connects, that connection serves a fresh peer. It returns when
+// the client closes or no route wants the address any more.
+func (c *tunnelClient) run(p *peer, address string) {
 	conn, err := c.dialConn(address, p.node)
 	if err != nil {
 		p.err = err
 		close(p.ready)
 		c.logger.Warn("mesh: node unreachable, marking its endpoints down", "node", p.node, "addr", address, "err", err)
-		c.markDown(p, address)
-		return
 	}
+	for recovered := false; ; recovered = true {
+		if conn != nil {
+			if !c.connected(p, address, conn, recovered) {
+				return
+			}
+		}
+		c.setDown(p, address, true)
+		if c.onChange != nil {
+			c.onChange(address, true)
+		}
+		if conn = c.probe(p, address); conn == nil {
+			return
+		}
+		c.mu.Lock()
+		if c.closed || c.peers[address] != p {
+			c.mu.Unlock()
+			conn.CloseWithError(0, "node shutting down")
+			return
+		}
+		p = &peer{node: p.node, ready: make(chan struct{}), down: true}
+		c.peers[address] = p
+		c.publishDown()
+		c.mu.Unlock()
+	}
+}
+
+// connected serves p with conn until the connection ends (it returns true:
+// mark the node down) or the client closes (false).
+func (c *tunnelClient) connected(p *peer, address string, conn *quic.Conn, recovered bool) bool {
 	p.conn = conn
 	close(p.ready)
-	if probe {
+	c.setDown(p, address, false)
+	if recovered {
 		c.logger.Info("mesh: node reachable again", "node", p.node, "addr", address)
-	}
-	c.mu.Lock()
-	p.down = false
-	c.mu.Unlock()
-	if c.onChange != nil && probe {
-		c.onChange(address, false)
+		if c.onChange != nil {
+			c.onChange(address, false)
+		}
 	}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
 		c.awaitGoAway(p, address)
 	}()
-	// Watch the connection: when it ends, mark the node down at once.
 	select {
 	case <-conn.Context().Done():
 		c.logger.Warn("mesh: connection to node lost, marking its endpoints down", "node", p.node, "addr", address, "err", context.Cause(conn.Context()))
-		c.markDown(p, address)
+		return true
 	case <-c.stop:
+		return false
 	}
+}
+
+// probe redials a down peer with back-off until it connects (returning the
+// connection), the client closes, another peer took the address, or no
+// route wants it (the peer is forgotten); those return nil.
+func (c *tunnelClient) probe(p *peer, address string) *quic.Conn {
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-c.stop:
+			t.Stop()
+			return nil
+		}
+		c.mu.Lock()
+		if c.closed || c.peers[address] != p {
+			c.mu.Unlock()
+			return nil
+		}
+		if !c.wanted(address) {
+			delete(c.peers, address)
+			c.publishDown()
+			c.mu.Unlock()
+			return nil
+		}
+		c.mu.Unlock()
+		if conn, err := c.dialConn(address, p.node); err == nil {
+			return conn
+		}
+	}
+}
+
+// setDown marks p (if it is still the peer at address) down or up.
+func (c *tunnelClient) setDown(p *peer, address string, down bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.peers[address] == p && p.down != down {
+		p.down = down
+		c.publishDown()
+	}
+}
+
+// publishDown publishes the set of down addresses for lock-free reads by
+// Down. c.mu is held.
+func (c *tunnelClient) publishDown() {
+	set := map[string]bool{}
+	for addr, p := range c.peers {
+		if p.down {
+			set[addr] = true
+		}
+	}
+	c.down.Store(&set)
 }
 
 // dialConn dials a peer; it gives up after dialTimeout or when the client
@@ -200,53 +270,6 @@ func (c *tunnelClient) dialConn(address, node string) (*quic.Conn, error) {
 		return nil, fmt.Errorf("resolve %s: %w", address, err)
 	}
 	return c.tr.Dial(ctx, udp, c.tls.clientTLS(node), c.quic)
-}
-
-// markDown marks p down and probes it until it answers or no route wants
-// it any more. It runs on p's dial goroutine.
-func (c *tunnelClient) markDown(p *peer, address string) {
-	c.mu.Lock()
-	if c.peers[address] == p {
-		p.down = true
-	}
-	c.mu.Unlock()
-	if c.onChange != nil {
-		c.onChange(address, true)
-	}
-	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-c.stop:
-			t.Stop()
-			return
-		}
-		c.mu.Lock()
-		if c.closed || c.peers[address] != p {
-			c.mu.Unlock()
-			return
-		}
-		if !c.wanted(address) {
-			delete(c.peers, address)
-			c.mu.Unlock()
-			return
-		}
-		c.mu.Unlock()
-		conn, err := c.dialConn(address, p.node)
-		if err != nil {
-			continue
-		}
-		conn.CloseWithError(0, "probe")
-		c.mu.Lock()
-		if c.closed || c.peers[address] != p {
-			c.mu.Unlock()
-			return
-		}
-		// A fresh peer dials for real; it marks itself up when it works.
-		c.startDial(address, p.node, true)
-		c.mu.Unlock()
-		return
-	}
 }
 
 // awaitGoAway waits for the peer's go-away signal (a unidirectional
@@ -272,6 +295,7 @@ func (c *tunnelClient) goingAway(p *peer, address string) {
 	changed := c.peers[address] == p && !p.down
 	if changed {
 		p.down = true
+		c.publishDown()
 	}
 	c.mu.Unlock()
 	if !p.goingAway.Swap(true) {
