@@ -128,7 +128,7 @@ func (f *ingressFixture) do(method, host, path, body string, hdr ...string) *htt
 }
 
 func TestIngress(t *testing.T) {
-	f := newIngressFixture(t, &fakeRemote{}, time.Second)
+	f := newIngressFixture(t, &fakeRemote{}, 300*time.Millisecond)
 	f.pods.set("default", "echo-a", namedPod("echo-a"))
 	f.pods.set("default", "slow", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
 	f.setTable([]*waskv1.Service{service("default", "echo", nil), service("default", "empty", nil), service("default", "slow", nil)},
