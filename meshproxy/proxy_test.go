@@ -417,3 +417,48 @@ func TestNodeStopsUnderLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestThreeNodes: with a pod on each of three nodes, every node's ingress
+// reaches all three pods (each node dials the two others).
+func TestThreeNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster")
+	}
+	c := testcluster.Start(t, testcluster.Options{})
+	nodes := []*testNode{startNode(t, c, "node-a", nil), startNode(t, c, "node-b", nil), startNode(t, c, "node-c", nil)}
+	var addrs []addr
+	for _, n := range nodes {
+		pod := "web-" + strings.TrimPrefix(n.name, "node-")
+		n.pods.set("default", pod, namedPod(pod))
+		addrs = append(addrs, addr{pod, n.name, n.mesh, true})
+	}
+	ctx := context.Background()
+	if _, err := client.Create(ctx, c.Client, service("default", "web", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Create(ctx, c.Client, endpoints("default", "web", addrs...)); err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{}}
+	defer hc.CloseIdleConnections()
+	for _, n := range nodes {
+		eventually(t, n.name+" to route to 3 endpoints", func() bool {
+			r := n.proxy.Table().Service("default", "web")
+			return r != nil && len(r.Endpoints) == 3
+		})
+		served := map[string]bool{}
+		for range 300 {
+			code, body := get(t, hc, "http://"+n.ingress+"/default/web/", "x.example")
+			if code != 200 {
+				t.Fatalf("%s: %d %q", n.name, code, body)
+			}
+			pod, _, _ := strings.Cut(body, ":")
+			if served[pod] = true; len(served) == 3 {
+				break
+			}
+		}
+		if len(served) != 3 {
+			t.Errorf("%s's ingress reached %v; want web-a, web-b and web-c", n.name, served)
+		}
+	}
+}
