@@ -9,6 +9,10 @@ import (
 	"sync"
 )
 
+// statusClientClosed is recorded when the client gave up before the
+// response (nginx's 499).
+const statusClientClosed = 499
+
 // forwarder sends a request to one endpoint of a route: in-process to a
 // local pod, through the tunnel to a remote one, to another endpoint when
 // the first never reached its pod.
@@ -40,8 +44,11 @@ func (f *forwarder) forward(ctx context.Context, r *Route, client string, out *h
 		}
 		if !errors.Is(err, errNotReached) {
 			code := http.StatusBadGateway
-			if ctx.Err() != nil {
+			switch {
+			case errors.Is(ctx.Err(), context.DeadlineExceeded):
 				code = http.StatusGatewayTimeout
+			case ctx.Err() != nil:
+				code = statusClientClosed // for the logs and metrics: no one reads it
 			}
 			if !w.wrote {
 				w.writeError(code, fmt.Sprintf("service %s/%s: pod %s on node %s: %v", r.Namespace, r.Name, e.Pod, e.Node, err))
@@ -50,9 +57,14 @@ func (f *forwarder) forward(ctx context.Context, r *Route, client string, out *h
 		}
 		tried, lastErr = append(tried, e), err
 	}
-	if lastErr == nil {
+	switch {
+	case lastErr != nil:
+	case len(r.Endpoints) == 0:
 		w.writeError(http.StatusServiceUnavailable, fmt.Sprintf("service %s/%s has no ready endpoint (%d not ready)", r.Namespace, r.Name, r.NotReady))
 		return nil, fmt.Errorf("service %s/%s: no ready endpoint", r.Namespace, r.Name)
+	default:
+		w.writeError(http.StatusServiceUnavailable, fmt.Sprintf("service %s/%s: its %d ready endpoints are all on nodes marked down (unreachable)", r.Namespace, r.Name, len(r.Endpoints)))
+		return nil, fmt.Errorf("service %s/%s: every ready endpoint is on a node marked down", r.Namespace, r.Name)
 	}
 	w.writeError(http.StatusServiceUnavailable, fmt.Sprintf("service %s/%s: no endpoint reachable: %v", r.Namespace, r.Name, lastErr))
 	return nil, lastErr

@@ -67,10 +67,11 @@ func namedPod(name string) http.Handler {
 // address without a handler is unreachable (errNotReached).
 type fakeRemote struct {
 	handlers map[string]http.Handler
+	down     map[string]bool // addresses marked down
 	calls    atomic.Int64
 }
 
-func (f *fakeRemote) Down(string) bool { return false }
+func (f *fakeRemote) Down(a string) bool { return f.down[a] }
 
 func (f *fakeRemote) RoundTrip(ctx context.Context, e *Endpoint, r *http.Request) (*http.Response, error) {
 	f.calls.Add(1)
@@ -213,6 +214,12 @@ func TestIngressRetry(t *testing.T) {
 	w := f.do("GET", "bad.default", "/", "")
 	if w.Code != 503 || !strings.Contains(w.Body.String(), "no endpoint reachable") {
 		t.Errorf("all unreachable: got %d %q; want 503 naming it", w.Code, w.Body.String())
+	}
+	rem.down = map[string]bool{"dead:1": true}
+	calls := rem.calls.Load()
+	w = f.do("GET", "bad.default", "/", "")
+	if w.Code != 503 || !strings.Contains(w.Body.String(), "all on nodes marked down") || rem.calls.Load() != calls {
+		t.Errorf("all on down nodes: got %d %q (%d calls); want 503 naming it, no call", w.Code, w.Body.String(), rem.calls.Load()-calls)
 	}
 }
 
