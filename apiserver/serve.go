@@ -103,12 +103,14 @@ func (s *Server) HTTPHandler(cfg ServeConfig) (http.Handler, error) {
 		),
 	}
 	mux := http.NewServeMux()
-	services := []string{waskv1connect.ObjectServiceName, waskv1connect.ModuleServiceName, waskv1connect.LogServiceName}
+	services := []string{waskv1connect.ObjectServiceName, waskv1connect.ModuleServiceName, waskv1connect.LogServiceName, waskv1connect.CertificateServiceName}
 	path, h := s.Handler(opts...)
 	mux.Handle(path, limitUnaryBody(h, cfg.MaxRequestBytes))
 	path, h = s.ModuleHandler(opts...)
 	mux.Handle(path, h) // streams: bounded per message by WithReadMaxBytes
 	mux.Handle(s.LogHandler(cfg, opts...))
+	path, h = s.CertificateHandler(opts...)
+	mux.Handle(path, limitUnaryBody(h, cfg.MaxRequestBytes))
 	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(services...)))
 	reflector := grpcreflect.NewStaticReflector(services...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector, connect.WithInterceptors(authInterceptor{s: s, tokens: cfg.Tokens})))

@@ -15,6 +15,7 @@ import (
 
 	waskv1 "github.com/wask-dev/wask/api/wask/v1"
 	"github.com/wask-dev/wask/api/wask/v1/waskv1connect"
+	"github.com/wask-dev/wask/internal/pki"
 	"github.com/wask-dev/wask/store"
 )
 
@@ -48,6 +49,10 @@ type Config struct {
 	// MaxModuleSize is the largest module Push accepts, in bytes; a larger
 	// declared size fails with ResourceExhausted. Default: 64 MiB.
 	MaxModuleSize int64
+	// CA is the cluster CA (with its key) that CertificateService signs
+	// node certificates with. Nil: IssueNodeCertificate fails with
+	// FailedPrecondition.
+	CA *pki.CA
 }
 
 // Server implements wask.v1.ObjectService on a store, and
@@ -62,6 +67,7 @@ type Server struct {
 	blobs         *blobStore // nil without Config.ModuleDir
 	inspectModule func(ctx context.Context, wasm []byte) (*waskv1.ModuleStatus, error)
 	maxModuleSize int64
+	ca            *pki.CA // nil: no node certificates (certificates.go)
 
 	randMu sync.Mutex // guards rand
 	rand   io.Reader
@@ -90,6 +96,7 @@ func New(cfg Config) (*Server, error) {
 		maxModuleSize:    cfg.MaxModuleSize,
 		fanouts:          make(map[*kindInfo]*watchFanout),
 		watchQueueLimit:  fanoutQueueLimit,
+		ca:               cfg.CA,
 	}
 	if s.log == nil {
 		s.log = slog.Default()

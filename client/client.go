@@ -18,10 +18,11 @@ import (
 
 // Client is a connection to an apiserver. It is safe for concurrent use.
 type Client struct {
-	// Objects, Modules and Logs are the raw Connect clients.
-	Objects waskv1connect.ObjectServiceClient
-	Modules waskv1connect.ModuleServiceClient
-	Logs    waskv1connect.LogServiceClient
+	// Objects, Modules, Logs and Certificates are the raw Connect clients.
+	Objects      waskv1connect.ObjectServiceClient
+	Modules      waskv1connect.ModuleServiceClient
+	Logs         waskv1connect.LogServiceClient
+	Certificates waskv1connect.CertificateServiceClient
 
 	server string
 }
@@ -67,10 +68,11 @@ func New(cfg Config, opts ...connect.ClientOption) (*Client, error) {
 	hc := &http.Client{Transport: rt}
 	base := u.Scheme + "://" + u.Host
 	return &Client{
-		Objects: waskv1connect.NewObjectServiceClient(hc, base, opts...),
-		Modules: waskv1connect.NewModuleServiceClient(hc, base, opts...),
-		Logs:    waskv1connect.NewLogServiceClient(hc, base, opts...),
-		server:  base,
+		Objects:      waskv1connect.NewObjectServiceClient(hc, base, opts...),
+		Modules:      waskv1connect.NewModuleServiceClient(hc, base, opts...),
+		Logs:         waskv1connect.NewLogServiceClient(hc, base, opts...),
+		Certificates: waskv1connect.NewCertificateServiceClient(hc, base, opts...),
+		server:       base,
 	}, nil
 }
 

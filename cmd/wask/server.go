@@ -122,6 +122,7 @@ func (e *env) serve(ctx context.Context, o serverOptions) error {
 		Logger:        log.With("component", "apiserver"),
 		ModuleDir:     filepath.Join(o.dataDir, "modules"),
 		InspectModule: moduleinspect.Inspect,
+		CA:            creds.ca,
 	})
 	if err != nil {
 		return err
@@ -190,6 +191,7 @@ func (e *env) serve(ctx context.Context, o serverOptions) error {
 
 // credentials are the cluster's secrets, made on first start.
 type credentials struct {
+	ca         *pki.CA
 	cert       tls.Certificate
 	adminToken string
 	join       token.Join
@@ -231,7 +233,7 @@ func loadOrCreateCredentials(dataDir, host string, now time.Time) (credentials, 
 	if join.CAHash != ca.Hash() {
 		return credentials{}, fmt.Errorf("%s names another cluster's CA (%s, this one is %s): remove it to make a new one", nodeTokenPath, join.CAHash, ca.Hash())
 	}
-	return credentials{cert: cert, adminToken: admin, join: join}, nil
+	return credentials{ca: ca, cert: cert, adminToken: admin, join: join}, nil
 }
 
 func loadOrCreateToken(path string, make func() string) (string, error) {

@@ -130,6 +130,18 @@ func (ca *CA) Issue(req CertRequest, now time.Time) (certPEM, keyPEM []byte, err
 	if err != nil {
 		return nil, nil, err
 	}
+	if certPEM, err = ca.sign(req, key.Public(), now); err != nil {
+		return nil, nil, err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return certPEM, pemBlock("PRIVATE KEY", keyDER), nil
+}
+
+// sign issues the certificate req describes for the public key pub, as PEM.
+func (ca *CA) sign(req CertRequest, pub crypto.PublicKey, now time.Time) ([]byte, error) {
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: req.CommonName, Organization: req.Organization},
@@ -145,15 +157,11 @@ func (ca *CA) Issue(req CertRequest, now time.Time) (certPEM, keyPEM []byte, err
 	if req.Client {
 		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageClientAuth)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.key)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, nil, err
-	}
-	return pemBlock("CERTIFICATE", der), pemBlock("PRIVATE KEY", keyDER), nil
+	return pemBlock("CERTIFICATE", der), nil
 }
 
 // LoadOrIssueServerCert returns the serving certificate in dir, issuing a

@@ -89,6 +89,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 		Logger:        logger,
 		ModuleDir:     filepath.Join(dir, "modules"),
 		InspectModule: moduleinspect.Inspect,
+		CA:            ca,
 	})
 	if err != nil {
 		t.Fatalf("testcluster: %v", err)

@@ -113,7 +113,8 @@ type ServiceSpec struct {
 	// When set, the ingress also routes requests whose path starts with this prefix (which starts
 	// with '/') to this Service, besides routing by host name. Unique across the cluster.
 	PathPrefix string `protobuf:"bytes,3,opt,name=path_prefix,json=pathPrefix,proto3" json:"path_prefix,omitempty"`
-	// How an endpoint is chosen per request: "RoundRobin" (default) or "LeastRequest".
+	// How an endpoint is chosen per request: "LeastRequest" (default: power of two choices on
+	// requests in flight) or "RoundRobin".
 	LoadBalancing string `protobuf:"bytes,4,opt,name=load_balancing,json=loadBalancing,proto3" json:"load_balancing,omitempty"`
 	// "None" (default) or "ClientIP": requests from one client address keep going to one endpoint
 	// while it stays ready.
