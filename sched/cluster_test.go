@@ -108,14 +108,11 @@ func addSimNode(t testing.TB, c *client.Client, n *waskv1.Node) {
 	}
 }
 
-// startCluster starts a control plane with the namespace for node leases.
+// startCluster starts a control plane (the apiserver makes the namespace
+// for node leases).
 func startCluster(t testing.TB) *testcluster.Cluster {
 	t.Helper()
-	c := testcluster.Start(t, testcluster.Options{})
-	if _, err := client.Create(context.Background(), c.Client, &waskv1.Namespace{Metadata: &waskv1.ObjectMeta{Name: "wask-node-lease"}}); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return testcluster.Start(t, testcluster.Options{})
 }
 
 // runScheduler runs a scheduler until the test ends.
