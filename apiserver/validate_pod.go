@@ -162,9 +162,16 @@ func validateResources(r *waskv1.ResourceRequirements, p string, errs *fieldErro
 }
 
 func validateProbe(pr *waskv1.Probe, p string, errs *fieldErrors) {
-	if pr.GetHttpGet() == nil {
-		errs.add(p+".httpGet", "required")
-	} else {
+	switch {
+	case pr.GetHttpGet() == nil && pr.GetCall() == nil:
+		errs.add(p+".httpGet", "required (or call)")
+	case pr.GetHttpGet() != nil && pr.GetCall() != nil:
+		errs.add(p+".call", "httpGet and call are exclusive: set one")
+	case pr.GetCall() != nil:
+		if pr.GetCall().GetExport() == "" {
+			errs.add(p+".call.export", "required")
+		}
+	default:
 		if path := pr.GetHttpGet().GetPath(); path != "" && path[0] != '/' {
 			errs.add(p+".httpGet.path", "must start with '/', not %q", path)
 		}

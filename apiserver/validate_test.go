@@ -79,6 +79,11 @@ func TestValidate(t *testing.T) {
 			p.Spec.ReadinessProbe = &waskv1.Probe{HttpGet: &waskv1.HTTPGetAction{}}
 		}), "spec.readinessProbe: only http-cgi and http-reactor"},
 		{"probe path", mutPod(func(p *waskv1.Pod) { p.Spec.LivenessProbe = &waskv1.Probe{HttpGet: &waskv1.HTTPGetAction{Path: "x"}} }), "spec.livenessProbe.httpGet.path"},
+		{"probe without action", mutPod(func(p *waskv1.Pod) { p.Spec.LivenessProbe = &waskv1.Probe{Period: "1s"} }), "spec.livenessProbe.httpGet: required (or call)"},
+		{"probe with two actions", mutPod(func(p *waskv1.Pod) {
+			p.Spec.LivenessProbe = &waskv1.Probe{HttpGet: &waskv1.HTTPGetAction{}, Call: &waskv1.CallAction{Export: "wask_health"}}
+		}), "spec.livenessProbe.call: httpGet and call are exclusive"},
+		{"probe call without export", mutPod(func(p *waskv1.Pod) { p.Spec.ReadinessProbe = &waskv1.Probe{Call: &waskv1.CallAction{}} }), "spec.readinessProbe.call.export: required"},
 		{"grace", mutPod(func(p *waskv1.Pod) { p.Spec.TerminationGracePeriod = "-1s" }), "spec.terminationGracePeriod: must not be negative"},
 		{"no selector", mutDeploy(func(d *waskv1.Deployment) { d.Spec.Selector = nil }), "spec.selector: required"},
 		{"selector mismatch", mutDeploy(func(d *waskv1.Deployment) { d.Spec.Selector.MatchLabels["app"] = "db" }), "spec.selector: does not match spec.template.metadata.labels"},

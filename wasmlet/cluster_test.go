@@ -53,6 +53,7 @@ func TestCluster(t *testing.T) {
 		"LogsFollowUntilTheRunEnds":                  testLogsFollowUntilTheRunEnds,
 		"HTTPPodServesThroughInvoke":                 testHTTPPodServesThroughInvoke,
 		"ReadinessProbeGatesReady":                   testReadinessProbeGatesReady,
+		"CallProbe":                                  testCallProbe,
 		"LivenessProbeFailureRestartsTheHandler":     testLivenessProbeFailureRestartsTheHandler,
 		"GracefulDeletionLetsInFlightRequestsFinish": testGracefulDeletionLetsInFlightRequestsFinish,
 		"DrainStopsPodsAndMarksTheNodeNotReady":      testDrainStopsPodsAndMarksTheNodeNotReady,

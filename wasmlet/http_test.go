@@ -85,6 +85,30 @@ func testReadinessProbeGatesReady(t *testing.T) {
 	}
 }
 
+// testCallProbe checks probes that call an export (the reactor ABI's
+// wask_health) instead of making a request.
+func testCallProbe(t *testing.T) {
+	e := newEnv(t, testcluster.NodeOptions{})
+	callProbe := func(export string) *waskv1.Probe {
+		return &waskv1.Probe{Call: &waskv1.CallAction{Export: export}, Period: "50ms", FailureThreshold: 1}
+	}
+	spec := httpSpec("http-reactor")
+	spec.ReadinessProbe = callProbe("wask_health") // tiny's returns 0
+	e.createPod("healthy", "tiny", spec)
+	spec = httpSpec("http-reactor")
+	spec.ReadinessProbe = callProbe("no_such_export")
+	e.createPod("missing", "tiny", spec)
+	e.waitPod("healthy", "Ready", func(p *waskv1.Pod) bool { return condStatus(p, "Ready") == "True" })
+	e.waitPod("missing", "probed and failing", func(p *waskv1.Pod) bool {
+		for _, c := range p.GetStatus().GetConditions() {
+			if c.GetType() == "Ready" && c.GetStatus() == "False" && c.GetReason() == "ReadinessProbeFailed" {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 func testLivenessProbeFailureRestartsTheHandler(t *testing.T) {
 	e := newEnv(t, testcluster.NodeOptions{})
 	spec := httpSpec("http-cgi")

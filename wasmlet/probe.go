@@ -13,6 +13,7 @@ import (
 // probeSettings is a Probe with its defaults applied.
 type probeSettings struct {
 	path                  string
+	export                string // call this export instead of GET path
 	initialDelay, period  time.Duration
 	timeout               time.Duration
 	successes, failures   int
@@ -34,6 +35,7 @@ func newProbeSettings(pr *waskv1.Probe, start time.Time) *probeSettings {
 	}
 	s := &probeSettings{
 		path:         pr.GetHttpGet().GetPath(),
+		export:       pr.GetCall().GetExport(),
 		initialDelay: dur(pr.GetInitialDelay(), 0),
 		period:       dur(pr.GetPeriod(), 10*time.Second),
 		timeout:      dur(pr.GetTimeout(), time.Second),
@@ -130,11 +132,14 @@ func (p *podRuntime) probe(ctx context.Context, h *sandbox.Handler) bool {
 	}
 }
 
-// probeOnce makes one probe request: a 2xx or 3xx within the timeout
-// passes.
+// probeOnce makes one probe: a call of the export that returns 0, or a
+// request answered 2xx or 3xx, within the timeout passes.
 func probeOnce(ctx context.Context, h *sandbox.Handler, s *probeSettings) bool {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	if s.export != "" {
+		return h.Call(ctx, s.export) == nil && ctx.Err() == nil
+	}
 	req := httptest.NewRequestWithContext(ctx, http.MethodGet, s.path, nil)
 	req.Header.Set("User-Agent", "wask-probe/1")
 	rec := httptest.NewRecorder()

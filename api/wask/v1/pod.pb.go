@@ -545,10 +545,11 @@ func (x *ResourceRequirements) GetLimits() map[string]string {
 	return nil
 }
 
-// Probe checks a pod's health by an HTTP GET to its own handler (http modes only).
+// Probe checks a pod's health (http modes only): by an HTTP GET to its own handler, or by calling
+// an exported function of the module. Exactly one of http_get and call is set.
 type Probe struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The request to make; required. A 2xx or 3xx response is success.
+	// The request to make. A 2xx or 3xx response is success.
 	HttpGet *HTTPGetAction `protobuf:"bytes,1,opt,name=http_get,json=httpGet,proto3" json:"http_get,omitempty"`
 	// Go duration to wait after the start before the first probe. Default "0s".
 	InitialDelay string `protobuf:"bytes,2,opt,name=initial_delay,json=initialDelay,proto3" json:"initial_delay,omitempty"`
@@ -560,8 +561,10 @@ type Probe struct {
 	SuccessThreshold int32 `protobuf:"varint,5,opt,name=success_threshold,json=successThreshold,proto3" json:"success_threshold,omitempty"`
 	// Consecutive failures to count as unhealthy. Default 3.
 	FailureThreshold int32 `protobuf:"varint,6,opt,name=failure_threshold,json=failureThreshold,proto3" json:"failure_threshold,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The call to make instead of an HTTP GET.
+	Call          *CallAction `protobuf:"bytes,7,opt,name=call,proto3" json:"call,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Probe) Reset() {
@@ -636,6 +639,61 @@ func (x *Probe) GetFailureThreshold() int32 {
 	return 0
 }
 
+func (x *Probe) GetCall() *CallAction {
+	if x != nil {
+		return x.Call
+	}
+	return nil
+}
+
+// CallAction calls an export of the pod's module with no parameters and an i32 result: 0 is
+// success; a non-zero result, a trap, a missing export or the timeout is a failure (the reactor ABI
+// names "wask_health" for this, wasm-samples/ABI.md).
+type CallAction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The export's name; required.
+	Export        string `protobuf:"bytes,1,opt,name=export,proto3" json:"export,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallAction) Reset() {
+	*x = CallAction{}
+	mi := &file_wask_v1_pod_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallAction) ProtoMessage() {}
+
+func (x *CallAction) ProtoReflect() protoreflect.Message {
+	mi := &file_wask_v1_pod_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallAction.ProtoReflect.Descriptor instead.
+func (*CallAction) Descriptor() ([]byte, []int) {
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *CallAction) GetExport() string {
+	if x != nil {
+		return x.Export
+	}
+	return ""
+}
+
 // HTTPGetAction is the request a Probe makes.
 type HTTPGetAction struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -650,7 +708,7 @@ type HTTPGetAction struct {
 
 func (x *HTTPGetAction) Reset() {
 	*x = HTTPGetAction{}
-	mi := &file_wask_v1_pod_proto_msgTypes[7]
+	mi := &file_wask_v1_pod_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -662,7 +720,7 @@ func (x *HTTPGetAction) String() string {
 func (*HTTPGetAction) ProtoMessage() {}
 
 func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
-	mi := &file_wask_v1_pod_proto_msgTypes[7]
+	mi := &file_wask_v1_pod_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -675,7 +733,7 @@ func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPGetAction.ProtoReflect.Descriptor instead.
 func (*HTTPGetAction) Descriptor() ([]byte, []int) {
-	return file_wask_v1_pod_proto_rawDescGZIP(), []int{7}
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *HTTPGetAction) GetPath() string {
@@ -702,7 +760,7 @@ type Affinity struct {
 
 func (x *Affinity) Reset() {
 	*x = Affinity{}
-	mi := &file_wask_v1_pod_proto_msgTypes[8]
+	mi := &file_wask_v1_pod_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -714,7 +772,7 @@ func (x *Affinity) String() string {
 func (*Affinity) ProtoMessage() {}
 
 func (x *Affinity) ProtoReflect() protoreflect.Message {
-	mi := &file_wask_v1_pod_proto_msgTypes[8]
+	mi := &file_wask_v1_pod_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -727,7 +785,7 @@ func (x *Affinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Affinity.ProtoReflect.Descriptor instead.
 func (*Affinity) Descriptor() ([]byte, []int) {
-	return file_wask_v1_pod_proto_rawDescGZIP(), []int{8}
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Affinity) GetNodeAffinity() *NodeAffinity {
@@ -751,7 +809,7 @@ type NodeAffinity struct {
 
 func (x *NodeAffinity) Reset() {
 	*x = NodeAffinity{}
-	mi := &file_wask_v1_pod_proto_msgTypes[9]
+	mi := &file_wask_v1_pod_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -763,7 +821,7 @@ func (x *NodeAffinity) String() string {
 func (*NodeAffinity) ProtoMessage() {}
 
 func (x *NodeAffinity) ProtoReflect() protoreflect.Message {
-	mi := &file_wask_v1_pod_proto_msgTypes[9]
+	mi := &file_wask_v1_pod_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -776,7 +834,7 @@ func (x *NodeAffinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAffinity.ProtoReflect.Descriptor instead.
 func (*NodeAffinity) Descriptor() ([]byte, []int) {
-	return file_wask_v1_pod_proto_rawDescGZIP(), []int{9}
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *NodeAffinity) GetRequired() []*NodeSelectorTerm {
@@ -803,7 +861,7 @@ type NodeSelectorTerm struct {
 
 func (x *NodeSelectorTerm) Reset() {
 	*x = NodeSelectorTerm{}
-	mi := &file_wask_v1_pod_proto_msgTypes[10]
+	mi := &file_wask_v1_pod_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -815,7 +873,7 @@ func (x *NodeSelectorTerm) String() string {
 func (*NodeSelectorTerm) ProtoMessage() {}
 
 func (x *NodeSelectorTerm) ProtoReflect() protoreflect.Message {
-	mi := &file_wask_v1_pod_proto_msgTypes[10]
+	mi := &file_wask_v1_pod_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -828,7 +886,7 @@ func (x *NodeSelectorTerm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSelectorTerm.ProtoReflect.Descriptor instead.
 func (*NodeSelectorTerm) Descriptor() ([]byte, []int) {
-	return file_wask_v1_pod_proto_rawDescGZIP(), []int{10}
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *NodeSelectorTerm) GetMatchExpressions() []*NodeSelectorRequirement {
@@ -852,7 +910,7 @@ type NodeSelectorRequirement struct {
 
 func (x *NodeSelectorRequirement) Reset() {
 	*x = NodeSelectorRequirement{}
-	mi := &file_wask_v1_pod_proto_msgTypes[11]
+	mi := &file_wask_v1_pod_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -864,7 +922,7 @@ func (x *NodeSelectorRequirement) String() string {
 func (*NodeSelectorRequirement) ProtoMessage() {}
 
 func (x *NodeSelectorRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_wask_v1_pod_proto_msgTypes[11]
+	mi := &file_wask_v1_pod_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -877,7 +935,7 @@ func (x *NodeSelectorRequirement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSelectorRequirement.ProtoReflect.Descriptor instead.
 func (*NodeSelectorRequirement) Descriptor() ([]byte, []int) {
-	return file_wask_v1_pod_proto_rawDescGZIP(), []int{11}
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *NodeSelectorRequirement) GetKey() string {
@@ -913,7 +971,7 @@ type PreferredSchedulingTerm struct {
 
 func (x *PreferredSchedulingTerm) Reset() {
 	*x = PreferredSchedulingTerm{}
-	mi := &file_wask_v1_pod_proto_msgTypes[12]
+	mi := &file_wask_v1_pod_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -925,7 +983,7 @@ func (x *PreferredSchedulingTerm) String() string {
 func (*PreferredSchedulingTerm) ProtoMessage() {}
 
 func (x *PreferredSchedulingTerm) ProtoReflect() protoreflect.Message {
-	mi := &file_wask_v1_pod_proto_msgTypes[12]
+	mi := &file_wask_v1_pod_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -938,7 +996,7 @@ func (x *PreferredSchedulingTerm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreferredSchedulingTerm.ProtoReflect.Descriptor instead.
 func (*PreferredSchedulingTerm) Descriptor() ([]byte, []int) {
-	return file_wask_v1_pod_proto_rawDescGZIP(), []int{12}
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PreferredSchedulingTerm) GetWeight() int32 {
@@ -974,7 +1032,7 @@ type Toleration struct {
 
 func (x *Toleration) Reset() {
 	*x = Toleration{}
-	mi := &file_wask_v1_pod_proto_msgTypes[13]
+	mi := &file_wask_v1_pod_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -986,7 +1044,7 @@ func (x *Toleration) String() string {
 func (*Toleration) ProtoMessage() {}
 
 func (x *Toleration) ProtoReflect() protoreflect.Message {
-	mi := &file_wask_v1_pod_proto_msgTypes[13]
+	mi := &file_wask_v1_pod_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -999,7 +1057,7 @@ func (x *Toleration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Toleration.ProtoReflect.Descriptor instead.
 func (*Toleration) Descriptor() ([]byte, []int) {
-	return file_wask_v1_pod_proto_rawDescGZIP(), []int{13}
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Toleration) GetKey() string {
@@ -1052,7 +1110,7 @@ type Mount struct {
 
 func (x *Mount) Reset() {
 	*x = Mount{}
-	mi := &file_wask_v1_pod_proto_msgTypes[14]
+	mi := &file_wask_v1_pod_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1064,7 +1122,7 @@ func (x *Mount) String() string {
 func (*Mount) ProtoMessage() {}
 
 func (x *Mount) ProtoReflect() protoreflect.Message {
-	mi := &file_wask_v1_pod_proto_msgTypes[14]
+	mi := &file_wask_v1_pod_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1077,7 +1135,7 @@ func (x *Mount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Mount.ProtoReflect.Descriptor instead.
 func (*Mount) Descriptor() ([]byte, []int) {
-	return file_wask_v1_pod_proto_rawDescGZIP(), []int{14}
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Mount) GetHostPath() string {
@@ -1114,7 +1172,7 @@ type OutboundService struct {
 
 func (x *OutboundService) Reset() {
 	*x = OutboundService{}
-	mi := &file_wask_v1_pod_proto_msgTypes[15]
+	mi := &file_wask_v1_pod_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1126,7 +1184,7 @@ func (x *OutboundService) String() string {
 func (*OutboundService) ProtoMessage() {}
 
 func (x *OutboundService) ProtoReflect() protoreflect.Message {
-	mi := &file_wask_v1_pod_proto_msgTypes[15]
+	mi := &file_wask_v1_pod_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1139,7 +1197,7 @@ func (x *OutboundService) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboundService.ProtoReflect.Descriptor instead.
 func (*OutboundService) Descriptor() ([]byte, []int) {
-	return file_wask_v1_pod_proto_rawDescGZIP(), []int{15}
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *OutboundService) GetService() string {
@@ -1192,7 +1250,7 @@ type PodStatus struct {
 
 func (x *PodStatus) Reset() {
 	*x = PodStatus{}
-	mi := &file_wask_v1_pod_proto_msgTypes[16]
+	mi := &file_wask_v1_pod_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1204,7 +1262,7 @@ func (x *PodStatus) String() string {
 func (*PodStatus) ProtoMessage() {}
 
 func (x *PodStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_wask_v1_pod_proto_msgTypes[16]
+	mi := &file_wask_v1_pod_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1217,7 +1275,7 @@ func (x *PodStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodStatus.ProtoReflect.Descriptor instead.
 func (*PodStatus) Descriptor() ([]byte, []int) {
-	return file_wask_v1_pod_proto_rawDescGZIP(), []int{16}
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PodStatus) GetPhase() string {
@@ -1310,7 +1368,7 @@ type TerminationState struct {
 
 func (x *TerminationState) Reset() {
 	*x = TerminationState{}
-	mi := &file_wask_v1_pod_proto_msgTypes[17]
+	mi := &file_wask_v1_pod_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1322,7 +1380,7 @@ func (x *TerminationState) String() string {
 func (*TerminationState) ProtoMessage() {}
 
 func (x *TerminationState) ProtoReflect() protoreflect.Message {
-	mi := &file_wask_v1_pod_proto_msgTypes[17]
+	mi := &file_wask_v1_pod_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1335,7 +1393,7 @@ func (x *TerminationState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TerminationState.ProtoReflect.Descriptor instead.
 func (*TerminationState) Descriptor() ([]byte, []int) {
-	return file_wask_v1_pod_proto_rawDescGZIP(), []int{17}
+	return file_wask_v1_pod_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *TerminationState) GetReason() string {
@@ -1426,14 +1484,18 @@ const file_wask_v1_pod_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a9\n" +
 	"\vLimitsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xeb\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x94\x02\n" +
 	"\x05Probe\x121\n" +
 	"\bhttp_get\x18\x01 \x01(\v2\x16.wask.v1.HTTPGetActionR\ahttpGet\x12#\n" +
 	"\rinitial_delay\x18\x02 \x01(\tR\finitialDelay\x12\x16\n" +
 	"\x06period\x18\x03 \x01(\tR\x06period\x12\x18\n" +
 	"\atimeout\x18\x04 \x01(\tR\atimeout\x12+\n" +
 	"\x11success_threshold\x18\x05 \x01(\x05R\x10successThreshold\x12+\n" +
-	"\x11failure_threshold\x18\x06 \x01(\x05R\x10failureThreshold\"E\n" +
+	"\x11failure_threshold\x18\x06 \x01(\x05R\x10failureThreshold\x12'\n" +
+	"\x04call\x18\a \x01(\v2\x13.wask.v1.CallActionR\x04call\"$\n" +
+	"\n" +
+	"CallAction\x12\x16\n" +
+	"\x06export\x18\x01 \x01(\tR\x06export\"E\n" +
 	"\rHTTPGetAction\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x17\n" +
 	"\x04port\x18\x02 \x01(\x05H\x00R\x04port\x88\x01\x01B\a\n" +
@@ -1507,7 +1569,7 @@ func file_wask_v1_pod_proto_rawDescGZIP() []byte {
 	return file_wask_v1_pod_proto_rawDescData
 }
 
-var file_wask_v1_pod_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_wask_v1_pod_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_wask_v1_pod_proto_goTypes = []any{
 	(*Pod)(nil),                     // 0: wask.v1.Pod
 	(*PodTemplateSpec)(nil),         // 1: wask.v1.PodTemplateSpec
@@ -1516,58 +1578,60 @@ var file_wask_v1_pod_proto_goTypes = []any{
 	(*EnvVar)(nil),                  // 4: wask.v1.EnvVar
 	(*ResourceRequirements)(nil),    // 5: wask.v1.ResourceRequirements
 	(*Probe)(nil),                   // 6: wask.v1.Probe
-	(*HTTPGetAction)(nil),           // 7: wask.v1.HTTPGetAction
-	(*Affinity)(nil),                // 8: wask.v1.Affinity
-	(*NodeAffinity)(nil),            // 9: wask.v1.NodeAffinity
-	(*NodeSelectorTerm)(nil),        // 10: wask.v1.NodeSelectorTerm
-	(*NodeSelectorRequirement)(nil), // 11: wask.v1.NodeSelectorRequirement
-	(*PreferredSchedulingTerm)(nil), // 12: wask.v1.PreferredSchedulingTerm
-	(*Toleration)(nil),              // 13: wask.v1.Toleration
-	(*Mount)(nil),                   // 14: wask.v1.Mount
-	(*OutboundService)(nil),         // 15: wask.v1.OutboundService
-	(*PodStatus)(nil),               // 16: wask.v1.PodStatus
-	(*TerminationState)(nil),        // 17: wask.v1.TerminationState
-	nil,                             // 18: wask.v1.PodSpec.NodeSelectorEntry
-	nil,                             // 19: wask.v1.ResourceRequirements.RequestsEntry
-	nil,                             // 20: wask.v1.ResourceRequirements.LimitsEntry
-	(*ObjectMeta)(nil),              // 21: wask.v1.ObjectMeta
-	(*Condition)(nil),               // 22: wask.v1.Condition
-	(*timestamppb.Timestamp)(nil),   // 23: google.protobuf.Timestamp
+	(*CallAction)(nil),              // 7: wask.v1.CallAction
+	(*HTTPGetAction)(nil),           // 8: wask.v1.HTTPGetAction
+	(*Affinity)(nil),                // 9: wask.v1.Affinity
+	(*NodeAffinity)(nil),            // 10: wask.v1.NodeAffinity
+	(*NodeSelectorTerm)(nil),        // 11: wask.v1.NodeSelectorTerm
+	(*NodeSelectorRequirement)(nil), // 12: wask.v1.NodeSelectorRequirement
+	(*PreferredSchedulingTerm)(nil), // 13: wask.v1.PreferredSchedulingTerm
+	(*Toleration)(nil),              // 14: wask.v1.Toleration
+	(*Mount)(nil),                   // 15: wask.v1.Mount
+	(*OutboundService)(nil),         // 16: wask.v1.OutboundService
+	(*PodStatus)(nil),               // 17: wask.v1.PodStatus
+	(*TerminationState)(nil),        // 18: wask.v1.TerminationState
+	nil,                             // 19: wask.v1.PodSpec.NodeSelectorEntry
+	nil,                             // 20: wask.v1.ResourceRequirements.RequestsEntry
+	nil,                             // 21: wask.v1.ResourceRequirements.LimitsEntry
+	(*ObjectMeta)(nil),              // 22: wask.v1.ObjectMeta
+	(*Condition)(nil),               // 23: wask.v1.Condition
+	(*timestamppb.Timestamp)(nil),   // 24: google.protobuf.Timestamp
 }
 var file_wask_v1_pod_proto_depIdxs = []int32{
-	21, // 0: wask.v1.Pod.metadata:type_name -> wask.v1.ObjectMeta
+	22, // 0: wask.v1.Pod.metadata:type_name -> wask.v1.ObjectMeta
 	2,  // 1: wask.v1.Pod.spec:type_name -> wask.v1.PodSpec
-	16, // 2: wask.v1.Pod.status:type_name -> wask.v1.PodStatus
-	21, // 3: wask.v1.PodTemplateSpec.metadata:type_name -> wask.v1.ObjectMeta
+	17, // 2: wask.v1.Pod.status:type_name -> wask.v1.PodStatus
+	22, // 3: wask.v1.PodTemplateSpec.metadata:type_name -> wask.v1.ObjectMeta
 	2,  // 4: wask.v1.PodTemplateSpec.spec:type_name -> wask.v1.PodSpec
 	4,  // 5: wask.v1.PodSpec.env:type_name -> wask.v1.EnvVar
 	5,  // 6: wask.v1.PodSpec.resources:type_name -> wask.v1.ResourceRequirements
 	6,  // 7: wask.v1.PodSpec.readiness_probe:type_name -> wask.v1.Probe
 	6,  // 8: wask.v1.PodSpec.liveness_probe:type_name -> wask.v1.Probe
-	18, // 9: wask.v1.PodSpec.node_selector:type_name -> wask.v1.PodSpec.NodeSelectorEntry
-	8,  // 10: wask.v1.PodSpec.affinity:type_name -> wask.v1.Affinity
-	13, // 11: wask.v1.PodSpec.tolerations:type_name -> wask.v1.Toleration
-	14, // 12: wask.v1.PodSpec.mounts:type_name -> wask.v1.Mount
-	15, // 13: wask.v1.PodSpec.outbound:type_name -> wask.v1.OutboundService
+	19, // 9: wask.v1.PodSpec.node_selector:type_name -> wask.v1.PodSpec.NodeSelectorEntry
+	9,  // 10: wask.v1.PodSpec.affinity:type_name -> wask.v1.Affinity
+	14, // 11: wask.v1.PodSpec.tolerations:type_name -> wask.v1.Toleration
+	15, // 12: wask.v1.PodSpec.mounts:type_name -> wask.v1.Mount
+	16, // 13: wask.v1.PodSpec.outbound:type_name -> wask.v1.OutboundService
 	3,  // 14: wask.v1.PodSpec.capabilities:type_name -> wask.v1.PodCapabilities
-	19, // 15: wask.v1.ResourceRequirements.requests:type_name -> wask.v1.ResourceRequirements.RequestsEntry
-	20, // 16: wask.v1.ResourceRequirements.limits:type_name -> wask.v1.ResourceRequirements.LimitsEntry
-	7,  // 17: wask.v1.Probe.http_get:type_name -> wask.v1.HTTPGetAction
-	9,  // 18: wask.v1.Affinity.node_affinity:type_name -> wask.v1.NodeAffinity
-	10, // 19: wask.v1.NodeAffinity.required:type_name -> wask.v1.NodeSelectorTerm
-	12, // 20: wask.v1.NodeAffinity.preferred:type_name -> wask.v1.PreferredSchedulingTerm
-	11, // 21: wask.v1.NodeSelectorTerm.match_expressions:type_name -> wask.v1.NodeSelectorRequirement
-	10, // 22: wask.v1.PreferredSchedulingTerm.preference:type_name -> wask.v1.NodeSelectorTerm
-	22, // 23: wask.v1.PodStatus.conditions:type_name -> wask.v1.Condition
-	23, // 24: wask.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
-	17, // 25: wask.v1.PodStatus.last_termination:type_name -> wask.v1.TerminationState
-	23, // 26: wask.v1.TerminationState.started_at:type_name -> google.protobuf.Timestamp
-	23, // 27: wask.v1.TerminationState.finished_at:type_name -> google.protobuf.Timestamp
-	28, // [28:28] is the sub-list for method output_type
-	28, // [28:28] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	20, // 15: wask.v1.ResourceRequirements.requests:type_name -> wask.v1.ResourceRequirements.RequestsEntry
+	21, // 16: wask.v1.ResourceRequirements.limits:type_name -> wask.v1.ResourceRequirements.LimitsEntry
+	8,  // 17: wask.v1.Probe.http_get:type_name -> wask.v1.HTTPGetAction
+	7,  // 18: wask.v1.Probe.call:type_name -> wask.v1.CallAction
+	10, // 19: wask.v1.Affinity.node_affinity:type_name -> wask.v1.NodeAffinity
+	11, // 20: wask.v1.NodeAffinity.required:type_name -> wask.v1.NodeSelectorTerm
+	13, // 21: wask.v1.NodeAffinity.preferred:type_name -> wask.v1.PreferredSchedulingTerm
+	12, // 22: wask.v1.NodeSelectorTerm.match_expressions:type_name -> wask.v1.NodeSelectorRequirement
+	11, // 23: wask.v1.PreferredSchedulingTerm.preference:type_name -> wask.v1.NodeSelectorTerm
+	23, // 24: wask.v1.PodStatus.conditions:type_name -> wask.v1.Condition
+	24, // 25: wask.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	18, // 26: wask.v1.PodStatus.last_termination:type_name -> wask.v1.TerminationState
+	24, // 27: wask.v1.TerminationState.started_at:type_name -> google.protobuf.Timestamp
+	24, // 28: wask.v1.TerminationState.finished_at:type_name -> google.protobuf.Timestamp
+	29, // [29:29] is the sub-list for method output_type
+	29, // [29:29] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_wask_v1_pod_proto_init() }
@@ -1577,16 +1641,16 @@ func file_wask_v1_pod_proto_init() {
 	}
 	file_wask_v1_meta_proto_init()
 	file_wask_v1_pod_proto_msgTypes[2].OneofWrappers = []any{}
-	file_wask_v1_pod_proto_msgTypes[7].OneofWrappers = []any{}
-	file_wask_v1_pod_proto_msgTypes[13].OneofWrappers = []any{}
+	file_wask_v1_pod_proto_msgTypes[8].OneofWrappers = []any{}
 	file_wask_v1_pod_proto_msgTypes[14].OneofWrappers = []any{}
+	file_wask_v1_pod_proto_msgTypes[15].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wask_v1_pod_proto_rawDesc), len(file_wask_v1_pod_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
