@@ -2,6 +2,9 @@ package deployment_test
 
 import (
 	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +18,7 @@ import (
 	"github.com/wask-dev/wask/ctrl/deployment"
 	"github.com/wask-dev/wask/ctrl/replicaset"
 	"github.com/wask-dev/wask/internal/testcluster"
+	"github.com/wask-dev/wask/sched"
 )
 
 // podCounter counts a deployment's pods (not terminating) and those Ready.
@@ -136,4 +140,67 @@ func BenchmarkScaleTo1000(b *testing.B) {
 			b.ReportMetric(total.Seconds()/float64(b.N), "s/scale")
 		})
 	}
+}
+
+// BenchmarkScaleTo1000RealNode measures `wask scale deployment/bench
+// --replicas 1000` from 0 to 1,000 pods Running and Ready on one real
+// wasmlet, placed by the real scheduler: the replicaset and deployment
+// controllers, the scheduler, the wasmlet and the apiserver share the
+// process, as in `wask up`. The pods run the hand-written tiny reactor.
+func BenchmarkScaleTo1000RealNode(b *testing.B) {
+	cl := testcluster.Start(b, testcluster.Options{})
+	wasm, err := os.ReadFile(filepath.Join("..", "..", "wasm-samples", "tiny", "tiny.wasm"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	digest := cl.PushModule(b, "tiny", wasm)
+	cl.AddNode(b, testcluster.NodeOptions{Name: "n1"})
+	s, err := sched.New(sched.Options{Client: cl.Client, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(sctx) }()
+	b.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			b.Errorf("scheduler: %v", err)
+		}
+	})
+	h := ctrltest.Start(b, cl.Client, func(n string) *client.Client { return cl.NodeClient(b, n) }, ctrltest.Options{Controllers: []func(*ctrl.Env) ctrl.Runnable{
+		func(env *ctrl.Env) ctrl.Runnable { return replicaset.New(env, replicaset.Options{}) },
+		func(env *ctrl.Env) ctrl.Runnable { return deployment.New(env, deployment.Options{}) },
+	}})
+	d := newDeployment("bench", 0)
+	d.Spec.Template.Spec.Module = digest
+	if _, err := client.Create(h.Ctx(), h.Admin, d); err != nil {
+		b.Fatal(err)
+	}
+	pc := countPods(b, h, "bench")
+	scale := func(n int32) {
+		for {
+			d, err := client.Get[*waskv1.Deployment](h.Ctx(), h.Admin, "default", "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			d.Spec.Replicas = proto.Int32(n)
+			if _, err := client.Update(h.Ctx(), h.Admin, d); err == nil {
+				return
+			}
+		}
+	}
+	var total time.Duration
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		scale(1000)
+		pc.wait(b, func(n, ready int) bool { return n == 1000 && ready == 1000 })
+		total += time.Since(start)
+		b.StopTimer()
+		scale(0)
+		pc.wait(b, func(n, _ int) bool { return n == 0 })
+		b.StartTimer()
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "s/scale")
 }
