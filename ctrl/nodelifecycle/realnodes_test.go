@@ -1,0 +1,164 @@
+package nodelifecycle_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	waskv1 "github.com/wask-dev/wask/api/wask/v1"
+	"github.com/wask-dev/wask/client"
+	"github.com/wask-dev/wask/ctrl"
+	"github.com/wask-dev/wask/ctrl/ctrltest"
+	"github.com/wask-dev/wask/ctrl/nodelifecycle"
+	"github.com/wask-dev/wask/ctrl/replicaset"
+	"github.com/wask-dev/wask/internal/testcluster"
+	"github.com/wask-dev/wask/sched"
+)
+
+// realCluster is a control plane (apiserver, scheduler, nodelifecycle and
+// replicaset controllers, default timings) with real wasmlets, running a
+// ReplicaSet of `tiny` reactor pods.
+type realCluster struct {
+	cl    *testcluster.Cluster
+	h     *ctrltest.Harness
+	nodes map[string]*testcluster.Node
+	live  []string
+	next  int
+	pods  int
+}
+
+func startRealCluster(tb testing.TB, nodes, pods int) *realCluster {
+	cl := testcluster.Start(tb, testcluster.Options{})
+	wasm, err := os.ReadFile(filepath.Join("..", "..", "wasm-samples", "tiny", "tiny.wasm"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	digest := cl.PushModule(tb, "tiny", wasm)
+	s, err := sched.New(sched.Options{Client: cl.Client, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(sctx) }()
+	tb.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			tb.Errorf("scheduler: %v", err)
+		}
+	})
+	h := ctrltest.Start(tb, cl.Client, func(n string) *client.Client { return cl.NodeClient(tb, n) }, ctrltest.Options{
+		Controllers: []func(*ctrl.Env) ctrl.Runnable{
+			func(env *ctrl.Env) ctrl.Runnable { return nodelifecycle.New(env, nodelifecycle.Options{}) },
+			func(env *ctrl.Env) ctrl.Runnable { return replicaset.New(env, replicaset.Options{}) },
+		},
+	})
+	rc := &realCluster{cl: cl, h: h, nodes: map[string]*testcluster.Node{}, pods: pods}
+	for range nodes {
+		rc.addNode(tb)
+	}
+	labels := map[string]string{"app": "web"}
+	tmpl := ctrltest.Template(labels)
+	tmpl.Spec.Module = digest
+	if _, err := client.Create(h.Ctx(), h.Admin, &waskv1.ReplicaSet{
+		Metadata: &waskv1.ObjectMeta{Name: "web", Namespace: "default"},
+		Spec:     &waskv1.ReplicaSetSpec{Replicas: proto.Int32(int32(pods)), Selector: &waskv1.LabelSelector{MatchLabels: labels}, Template: tmpl},
+	}); err != nil {
+		tb.Fatal(err)
+	}
+	return rc
+}
+
+func (rc *realCluster) addNode(tb testing.TB) {
+	name := fmt.Sprintf("real-%d", rc.next)
+	rc.next++
+	rc.nodes[name] = rc.cl.AddNode(tb, testcluster.NodeOptions{Name: name})
+	rc.live = append(rc.live, name)
+}
+
+// readyOn counts the ReplicaSet's Running, Ready, non-terminating pods by
+// node, as the nodes reported them.
+func (rc *realCluster) readyOn(ctx context.Context) map[string]int {
+	on := map[string]int{}
+	pods, _, _ := client.List[*waskv1.Pod](ctx, rc.h.Admin, client.ListOptions{Namespace: "default", LabelSelector: "app=web"})
+	for _, p := range pods {
+		if p.GetStatus().GetPhase() == "Running" && ctrl.PodReady(p) && !ctrl.Terminating(p.GetMetadata()) {
+			on[p.GetSpec().GetNodeName()]++
+		}
+	}
+	return on
+}
+
+// killBusiest waits for every pod to be Ready on live nodes, stops the node
+// with the most pods at once (no drain, no status: its lease just stops, as
+// with SIGKILL), and returns how long until every pod is Running and Ready
+// on the other nodes.
+func (rc *realCluster) killBusiest(tb testing.TB) time.Duration {
+	var victim string
+	rc.h.Eventually(60*time.Second, func(ctx context.Context) (bool, string) {
+		on := rc.readyOn(ctx)
+		total := 0
+		victim = ""
+		for _, n := range rc.live {
+			total += on[n]
+			if victim == "" || on[n] > on[victim] {
+				victim = n
+			}
+		}
+		return total == rc.pods && on[victim] > 0, fmt.Sprint(on)
+	})
+	start := time.Now()
+	if err := rc.nodes[victim].Stop(); err != nil {
+		tb.Logf("node %s stopped: %v", victim, err)
+	}
+	rc.live = slices.DeleteFunc(rc.live, func(n string) bool { return n == victim })
+	rc.h.Eventually(60*time.Second, func(ctx context.Context) (bool, string) {
+		on := rc.readyOn(ctx)
+		total := 0
+		for _, n := range rc.live {
+			total += on[n]
+		}
+		return total == rc.pods && on[victim] == 0, fmt.Sprint(on)
+	})
+	took := time.Since(start)
+	// The operator removes the dead machine (else dead nodes pile up and
+	// soon count as a partition).
+	if _, err := ctrl.Delete(rc.h.Ctx(), rc.h.Admin, "Node", "", victim, ctrl.DeleteOptions{}); err != nil {
+		tb.Fatal(err)
+	}
+	return took
+}
+
+// TestRealNodeKill: one of three real wasmlets dies; its pods are replaced
+// and Running on the other two.
+func TestRealNodeKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out the default lease grace and toleration (~5 s)")
+	}
+	rc := startRealCluster(t, 3, 12)
+	t.Logf("pods Running elsewhere %v after the kill", rc.killBusiest(t).Round(time.Millisecond))
+}
+
+// BenchmarkNodeKillRealNodes is BenchmarkNodeKill with real wasmlets and
+// the real scheduler: each iteration kills the busiest of three nodes and
+// adds a fresh one; the figure is kill → all 30 pods Running and Ready on
+// the others.
+func BenchmarkNodeKillRealNodes(b *testing.B) {
+	rc := startRealCluster(b, 3, 30)
+	var times []time.Duration
+	for range b.N {
+		times = append(times, rc.killBusiest(b))
+		rc.addNode(b)
+	}
+	slices.Sort(times)
+	b.ReportMetric(times[len(times)/2].Seconds(), "s-p50")
+	b.ReportMetric(times[(len(times)*99)/100].Seconds(), "s-p99")
+	b.ReportMetric(times[len(times)-1].Seconds(), "s-max")
+}
