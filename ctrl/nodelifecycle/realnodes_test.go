@@ -162,3 +162,39 @@ func BenchmarkNodeKillRealNodes(b *testing.B) {
 	b.ReportMetric(times[(len(times)*99)/100].Seconds(), "s-p99")
 	b.ReportMetric(times[len(times)-1].Seconds(), "s-max")
 }
+
+// TestRealNodesPartitionEvictsNothing: two of three real wasmlets lose the
+// control plane at once (their leases stop). That is a partition, not two
+// failures: nothing is evicted, and the controller says so in an Event.
+func TestRealNodesPartitionEvictsNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out the default lease grace and toleration (~5 s)")
+	}
+	rc := startRealCluster(t, 3, 6)
+	rc.h.Eventually(60*time.Second, func(ctx context.Context) (bool, string) {
+		on := rc.readyOn(ctx)
+		return on["real-0"]+on["real-1"]+on["real-2"] == 6, fmt.Sprint(on)
+	})
+	for _, n := range []string{"real-1", "real-2"} {
+		if err := rc.nodes[n].Stop(); err != nil {
+			t.Logf("node %s stopped: %v", n, err)
+		}
+	}
+	rc.h.Eventually(30*time.Second, func(ctx context.Context) (bool, string) {
+		return events(t, rc.h, ctx, "EvictionHalted") > 0, "no EvictionHalted event yet"
+	})
+	halted := time.Now()
+	// Nothing happening takes time to show: wait past the toleration (2 s)
+	// and a few of the controller's rechecks, then check nothing moved.
+	rc.h.Eventually(20*time.Second, func(context.Context) (bool, string) {
+		return time.Since(halted) > 6*time.Second, "waiting"
+	})
+	for _, p := range rc.h.Pods(rc.h.Ctx(), "default", "app=web") {
+		if ctrl.Terminating(p.GetMetadata()) {
+			t.Errorf("pod %s on %s evicted during a partition of 2 of 3 nodes", p.GetMetadata().GetName(), p.GetSpec().GetNodeName())
+		}
+	}
+	if n := len(rc.h.Pods(rc.h.Ctx(), "default", "app=web")); n != 6 {
+		t.Errorf("%d pods, want 6 (nothing replaced)", n)
+	}
+}
