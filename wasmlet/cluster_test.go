@@ -54,6 +54,7 @@ func TestCluster(t *testing.T) {
 		"HTTPPodServesThroughInvoke":                 testHTTPPodServesThroughInvoke,
 		"ReadinessProbeGatesReady":                   testReadinessProbeGatesReady,
 		"CallProbe":                                  testCallProbe,
+		"FenceStopsPodsWithoutLease":                 testFenceStopsPodsWithoutLease,
 		"LivenessProbeFailureRestartsTheHandler":     testLivenessProbeFailureRestartsTheHandler,
 		"GracefulDeletionLetsInFlightRequestsFinish": testGracefulDeletionLetsInFlightRequestsFinish,
 		"DrainStopsPodsAndMarksTheNodeNotReady":      testDrainStopsPodsAndMarksTheNodeNotReady,

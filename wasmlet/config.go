@@ -53,6 +53,15 @@ type Config struct {
 	// holds. Default 10 s (at least 2 × LeaseRenewInterval).
 	LeaseRenewInterval time.Duration
 	LeaseDuration      time.Duration
+	// FenceAfter, when positive, is how long the node keeps running its
+	// pods without renewing its Lease; past it the node stops them itself
+	// (fencing: the control plane may already have replaced them on other
+	// nodes, after node lifecycle's grace and toleration: 3 s + 2 s by
+	// default), and starts the ones still bound to it again once a renewal
+	// succeeds. Default 0: never, as pods keep running when the control
+	// plane is away (Kubernetes' behaviour; Nomad's
+	// stop_after_client_disconnect is the same opt-in).
+	FenceAfter time.Duration
 	// NodeStatusInterval is how often the Node's status (Ready condition's
 	// heartbeat) is rewritten even without a change. Default 1 minute.
 	NodeStatusInterval time.Duration

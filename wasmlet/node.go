@@ -176,13 +176,39 @@ func (w *Wasmlet) renewLease(ctx context.Context) {
 	defer lease.Stop()
 	status := time.NewTicker(w.cfg.NodeStatusInterval)
 	defer status.Stop()
+	lastRenewed := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-lease.C:
-			if err := w.renewLeaseOnce(ctx); err != nil && ctx.Err() == nil {
+			// A renewal that hangs (packets dropped) must not hold off
+			// the fencing check.
+			rctx, cancel := context.WithTimeout(ctx, max(w.cfg.LeaseRenewInterval, time.Second))
+			err := w.renewLeaseOnce(rctx)
+			cancel()
+			if err == nil {
+				lastRenewed = time.Now()
+				if w.fenced.Swap(false) {
+					w.log.Info("lease renewed again: starting the pods still bound here")
+					for _, o := range w.pods.List() {
+						w.enqueue(o)
+					}
+				}
+			} else if ctx.Err() == nil {
 				w.log.Warn("renew lease", "err", err)
+			}
+			if f := w.cfg.FenceAfter; f > 0 && err != nil && time.Since(lastRenewed) > f && !w.fenced.Swap(true) {
+				w.log.Warn("lease not renewed: stopping every pod (fencing)", "since", time.Since(lastRenewed).Round(time.Millisecond), "fenceAfter", f)
+				w.mu.Lock()
+				keys := make([]string, 0, len(w.running))
+				for k := range w.running {
+					keys = append(keys, k)
+				}
+				w.mu.Unlock()
+				for _, k := range keys {
+					w.queue.Add(k)
+				}
 			}
 		case <-status.C:
 			if w.draining.Load() {

@@ -63,6 +63,20 @@ func (w *Wasmlet) syncPod(ctx context.Context, key string) {
 		w.mu.Unlock()
 		p = nil
 	}
+	if w.fenced.Load() {
+		// Cut off from the control plane for FenceAfter: stop, and
+		// start again (if still bound here) once the Lease is renewed.
+		if p != nil {
+			p.kill()
+			<-p.done
+			w.mu.Lock()
+			if w.running[key] == p {
+				delete(w.running, key)
+			}
+			w.mu.Unlock()
+		}
+		return
+	}
 	if pod == nil {
 		return
 	}

@@ -36,6 +36,7 @@ type Wasmlet struct {
 	started      chan struct{} // closed when Run has set up the above
 	runOnce      atomic.Bool
 	draining     atomic.Bool
+	fenced       atomic.Bool  // the Lease went unrenewed for FenceAfter
 	openHandlers atomic.Int64 // sandbox handlers made and not yet closed
 
 	mu      sync.Mutex

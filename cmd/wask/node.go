@@ -30,7 +30,7 @@ type nodeOptions struct {
 	nodeAddr, ingressAddr, meshAddr      string
 	compileCacheDir                      string
 	logLevel                             string
-	drainTimeout                         time.Duration
+	drainTimeout, fenceAfter             time.Duration
 }
 
 func newNodeCmd(e *env) *cobra.Command {
@@ -58,6 +58,7 @@ addresses. On SIGINT/SIGTERM the node drains: its pods stop gracefully (within -
 	f.StringVar(&o.compileCacheDir, "compile-cache-dir", defaultCompileCacheDir(), "wazero's compilation cache, shared by the nodes of this machine")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "how long pods get to stop when the node shuts down")
+	f.DurationVar(&o.fenceAfter, "fence-after", 0, "stop every pod after this long without renewing the node's Lease, start them again once renewed (0: never)")
 	return c
 }
 
@@ -117,6 +118,7 @@ func (e *env) runNode(ctx context.Context, o nodeOptions) error {
 		APIAddr:             o.nodeAddr,
 		IngressAddr:         o.ingressAddr,
 		MeshAddr:            o.meshAddr,
+		FenceAfter:          o.fenceAfter,
 		Version:             version,
 		Logger:              log.With("component", "wasmlet"),
 	}
