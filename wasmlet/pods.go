@@ -51,9 +51,12 @@ func (w *Wasmlet) syncPod(ctx context.Context, key string) {
 	if exists {
 		pod = obj.GetPod()
 	}
-	if p != nil && (pod == nil || pod.GetMetadata().GetUid() != p.uid) {
-		// Gone from the API (or replaced by a new pod of the same name):
-		// stop at once and forget it.
+	// Gone from the API (or replaced by a new pod of the same name), or
+	// the node is fenced (cut off from the control plane for FenceAfter):
+	// stop at once and forget it. A fenced node starts the pods still
+	// bound to it again once its Lease is renewed.
+	fenced := w.fenced.Load()
+	if p != nil && (fenced || pod == nil || pod.GetMetadata().GetUid() != p.uid) {
 		p.kill()
 		<-p.done
 		w.mu.Lock()
@@ -63,18 +66,7 @@ func (w *Wasmlet) syncPod(ctx context.Context, key string) {
 		w.mu.Unlock()
 		p = nil
 	}
-	if w.fenced.Load() {
-		// Cut off from the control plane for FenceAfter: stop, and
-		// start again (if still bound here) once the Lease is renewed.
-		if p != nil {
-			p.kill()
-			<-p.done
-			w.mu.Lock()
-			if w.running[key] == p {
-				delete(w.running, key)
-			}
-			w.mu.Unlock()
-		}
+	if fenced {
 		return
 	}
 	if pod == nil {

@@ -43,7 +43,7 @@ func newDeployment(name string, replicas int32) *waskv1.Deployment {
 }
 
 // update changes a deployment, retrying on conflicts.
-func update(t *testing.T, h *ctrltest.Harness, name string, change func(d *waskv1.Deployment)) {
+func update(t testing.TB, h *ctrltest.Harness, name string, change func(d *waskv1.Deployment)) {
 	t.Helper()
 	for {
 		d, err := client.Get[*waskv1.Deployment](h.Ctx(), h.Admin, "default", name)

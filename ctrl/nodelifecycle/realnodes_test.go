@@ -3,7 +3,6 @@ package nodelifecycle_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,7 +18,7 @@ import (
 	"github.com/wask-dev/wask/ctrl/nodelifecycle"
 	"github.com/wask-dev/wask/ctrl/replicaset"
 	"github.com/wask-dev/wask/internal/testcluster"
-	"github.com/wask-dev/wask/sched"
+	"github.com/wask-dev/wask/internal/testsched"
 )
 
 // realCluster is a control plane (apiserver, scheduler, nodelifecycle and
@@ -41,19 +40,7 @@ func startRealCluster(tb testing.TB, nodes, pods int) *realCluster {
 		tb.Fatal(err)
 	}
 	digest := cl.PushModule(tb, "tiny", wasm)
-	s, err := sched.New(sched.Options{Client: cl.Client, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(sctx) }()
-	tb.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			tb.Errorf("scheduler: %v", err)
-		}
-	})
+	testsched.Start(tb, cl.Client)
 	h := ctrltest.Start(tb, cl.Client, func(n string) *client.Client { return cl.NodeClient(tb, n) }, ctrltest.Options{
 		Controllers: []func(*ctrl.Env) ctrl.Runnable{
 			func(env *ctrl.Env) ctrl.Runnable { return nodelifecycle.New(env, nodelifecycle.Options{}) },
