@@ -81,7 +81,9 @@ func (f *forwarder) call(ctx context.Context, e *Endpoint, out *http.Request, w 
 		if !serves(f.local, e.Namespace, e.Pod) {
 			return fmt.Errorf("pod %s/%s: %w: not running on this node", e.Namespace, e.Pod, errNotReached)
 		}
-		f.local.Invoke(ctx, e.Namespace, e.Pod, w, out)
+		if !invokeLocal(ctx, f.local, e.Namespace, e.Pod, w, out) {
+			return fmt.Errorf("pod %s/%s: %w: it did not take the request", e.Namespace, e.Pod, errNotReached)
+		}
 		if !w.wrote && ctx.Err() != nil {
 			return ctx.Err()
 		}

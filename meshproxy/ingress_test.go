@@ -286,3 +286,39 @@ func TestIngressServe(t *testing.T) {
 		})
 	}
 }
+
+// TestIngressRetriesRefusedLocal: a local pod that does not take a request
+// (HeaderNotReached: stopping, as in a rolling update) sends it to another
+// endpoint, and nothing of the refusal reaches the client.
+func TestIngressRetriesRefusedLocal(t *testing.T) {
+	f := newIngressFixture(t, nil, time.Second)
+	var refused atomic.Int64
+	f.pods.set("default", "stopping", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		refused.Add(1)
+		w.Header().Set(HeaderNotReached, "1")
+		http.Error(w, "pod default/stopping is stopping", http.StatusServiceUnavailable)
+	}))
+	f.pods.set("default", "ok", namedPod("ok"))
+	f.setTable([]*waskv1.Service{service("default", "svc", nil), service("default", "gone", nil)}, []*waskv1.Endpoints{
+		endpoints("default", "svc", addr{"stopping", "n1", "", true}, addr{"ok", "n1", "", true}),
+		endpoints("default", "gone", addr{"stopping", "n1", "", true}),
+	})
+	for range 20 {
+		w := f.do("POST", "svc.default", "/", "body")
+		if w.Code != 200 || w.Body.String() != "ok:body" {
+			t.Fatalf("got %d %q; want the other pod's answer", w.Code, w.Body.String())
+		}
+		for _, h := range []string{HeaderNotReached, "X-Content-Type-Options"} {
+			if v := w.Header().Get(h); v != "" {
+				t.Errorf("the refusal's header %s: %q reached the client", h, v)
+			}
+		}
+	}
+	if refused.Load() == 0 {
+		t.Error("the stopping pod was never picked; the test proves nothing")
+	}
+	w := f.do("GET", "gone.default", "/", "")
+	if w.Code != 503 || !strings.Contains(w.Body.String(), "no endpoint reachable") {
+		t.Errorf("only a refusing pod: got %d %q; want the proxy's 503", w.Code, w.Body.String())
+	}
+}

@@ -46,6 +46,15 @@ func (p *Proxy) Outbound(namespace string, allow []*waskv1.OutboundService) Outb
 	}
 }
 
+// Route sends req, a call from a pod in namespace, to the Service its URL
+// names, as Outbound's function does, without checking an allow-list: it
+// is for a caller that has checked the pod's spec.outbound itself (the
+// wasmlet, which cmd/wask wires to it).
+func (p *Proxy) Route(ctx context.Context, namespace string, req *http.Request) (*http.Response, error) {
+	return p.outbound(ctx, namespace, nil, req)
+}
+
+// outbound sends req to its Service; a nil allowed lets it call any.
 func (p *Proxy) outbound(ctx context.Context, namespace string, allowed map[string]bool, req *http.Request) (*http.Response, error) {
 	if req.URL == nil || (req.URL.Scheme != "http" && req.URL.Scheme != "") {
 		return nil, fmt.Errorf("meshproxy: outbound: url: want http://<service>.<namespace>/..., not %v", req.URL)
@@ -62,7 +71,7 @@ func (p *Proxy) outbound(ctx context.Context, namespace string, allowed map[stri
 	if !ok {
 		return nil, fmt.Errorf("meshproxy: outbound: host %q: want <service>.<namespace>: %w", host, ErrNoService)
 	}
-	if !allowed[ns+"/"+svc] {
+	if allowed != nil && !allowed[ns+"/"+svc] {
 		return nil, fmt.Errorf("meshproxy: outbound to %s/%s from namespace %s: %w", ns, svc, namespace, ErrOutboundDenied)
 	}
 	route := t.Service(ns, svc)

@@ -23,8 +23,8 @@ const (
 	// codeRefused: the node is draining and did not pass the request to a
 	// pod; the caller may send it elsewhere.
 	codeRefused quic.StreamErrorCode = 4
-	// codeNoPod: the pod does not run on this node (PodChecker); the
-	// request was not passed to any pod.
+	// codeNoPod: the pod does not run on this node (PodChecker), or did
+	// not take the request (HeaderNotReached); no pod read it.
 	codeNoPod quic.StreamErrorCode = 5
 )
 
@@ -189,6 +189,12 @@ func (s *tunnelServer) serveStream(str *quic.Stream, peer string) {
 		}
 	}()
 	s.local.Invoke(ctx, h.Namespace, h.Pod, w, r)
+	if !w.headSent && w.header.Get(HeaderNotReached) != "" {
+		str.CancelRead(codeNoPod) // the caller sends it elsewhere
+		str.CancelWrite(codeNoPod)
+		completed = true // ended as it should
+		return
+	}
 	if err := w.finish(); err != nil {
 		return
 	}

@@ -17,6 +17,7 @@ import (
 var samples = map[string]string{ // name: mode
 	"hello": "command", "fail": "command", "spin": "command", "hog": "command",
 	"echo": "http-reactor", "cgi-echo": "http-cgi", "tiny": "http-reactor",
+	"chain": "http-reactor",
 }
 
 func TestManifests(t *testing.T) {

@@ -2,6 +2,7 @@ package wasmlet
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -14,9 +15,11 @@ import (
 
 // Invoke serves one HTTP request with the pod namespace/pod's handler,
 // in-process (the meshproxy calls it for local endpoints). A pod that is
-// not on this node gets 404; one that is not serving (starting, stopping,
-// a command pod) gets 503. Both carry the header Wask-Invoke-Error, so the
-// caller can tell them from the guest's own responses and try elsewhere.
+// not on this node gets 404; one that is not serving (starting,
+// stopping, a command pod) gets 503. Both carry the header
+// Wask-Invoke-Error and come before anything of r.Body is read, so the
+// caller can tell them from the guest's own responses and try elsewhere
+// (meshproxy.HeaderNotReached; a test in cmd/wask checks the two agree).
 func (w *Wasmlet) Invoke(ctx context.Context, namespace, pod string, rw http.ResponseWriter, r *http.Request) {
 	w.mu.Lock()
 	p := w.running[namespace+"/"+pod]
@@ -32,7 +35,11 @@ func (w *Wasmlet) Invoke(ctx context.Context, namespace, pod string, rw http.Res
 		invokeError(rw, http.StatusServiceUnavailable, "pod "+namespace+"/"+pod+" is not serving")
 		return
 	}
-	h.ServeHTTP(rw, r.WithContext(ctx))
+	if err := h.Serve(rw, r.WithContext(ctx)); errors.Is(err, sandbox.ErrClosed) {
+		invokeError(rw, http.StatusServiceUnavailable, "pod "+namespace+"/"+pod+" is stopping")
+	} else if err != nil {
+		http.Error(rw, "pod "+namespace+"/"+pod+": "+err.Error(), http.StatusServiceUnavailable)
+	}
 }
 
 // httpState is an http pod's serving state, guarded by podRuntime.mu.

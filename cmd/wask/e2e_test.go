@@ -46,7 +46,8 @@ func startUp(t *testing.T, flags ...string) cli {
 	var out, errb bytes.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, append([]string{"up", "--data-dir", dataDir, "--api-addr", "127.0.0.1:0", "--log-level", "warn"}, flags...), nil, &out, &errb)
+		done <- run(ctx, append([]string{"up", "--data-dir", dataDir, "--api-addr", "127.0.0.1:0",
+			"--ingress-addr", "127.0.0.1:0", "--mesh-addr", "127.0.0.1:0", "--log-level", "warn"}, flags...), nil, &out, &errb)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/wask-dev/wask/client"
@@ -28,6 +29,7 @@ import (
 type nodeOptions struct {
 	server, joinTokenFile, name, dataDir string
 	nodeAddr, ingressAddr, meshAddr      string
+	metricsAddr                          string
 	compileCacheDir                      string
 	logLevel                             string
 	drainTimeout, fenceAfter             time.Duration
@@ -53,8 +55,9 @@ addresses. On SIGINT/SIGTERM the node drains: its pods stop gracefully (within -
 	f.StringVar(&o.name, "name", defaultNodeName(), "the node's name (a DNS-1123 subdomain)")
 	f.StringVar(&o.dataDir, "data-dir", "", "where the node keeps modules and compiled code (default <XDG data dir>/wask-node-<name>)")
 	f.StringVar(&o.nodeAddr, "node-addr", "127.0.0.1:0", "address of the node's own API (logs), host:port")
-	f.StringVar(&o.ingressAddr, "ingress-addr", "", "address of the node's HTTP ingress, published for the mesh proxy")
-	f.StringVar(&o.meshAddr, "mesh-addr", "", "address of the node's mesh (QUIC) listener, published for the mesh proxy")
+	f.StringVar(&o.ingressAddr, "ingress-addr", defaultIngressAddr, "address of the node's HTTP ingress (Service traffic; port 0: any free port)")
+	f.StringVar(&o.meshAddr, "mesh-addr", defaultMeshAddr, "UDP address of the node's mesh (QUIC, mutual TLS) listener that other nodes tunnel to (port 0: any free port)")
+	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve the node's Prometheus metrics (mesh traffic per Service) at http://ADDR/metrics (empty: off)")
 	f.StringVar(&o.compileCacheDir, "compile-cache-dir", defaultCompileCacheDir(), "wazero's compilation cache, shared by the nodes of this machine")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "how long pods get to stop when the node shuts down")
@@ -116,18 +119,26 @@ func (e *env) runNode(ctx context.Context, o nodeOptions) error {
 		DataDir:             o.dataDir,
 		CompilationCacheDir: o.compileCacheDir,
 		APIAddr:             o.nodeAddr,
-		IngressAddr:         o.ingressAddr,
-		MeshAddr:            o.meshAddr,
 		FenceAfter:          o.fenceAfter,
 		Version:             version,
 		Logger:              log.With("component", "wasmlet"),
 	}
-	w, err := wasmlet.New(cfg)
+	mo := meshOptions{ingressAddr: o.ingressAddr, meshAddr: o.meshAddr}
+	var stopMetrics func()
+	if o.metricsAddr != "" {
+		reg := prometheus.NewRegistry()
+		mo.registry = reg
+		if stopMetrics, err = serveMetrics(o.metricsAddr, reg, log); err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
+	a, err := newNodeAgent(ctx, cfg, mo, log)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "node %s joining %s (data in %s)\n", o.name, o.server, o.dataDir)
-	return runWasmlet(ctx, w, log, o.drainTimeout)
+	fmt.Fprintf(e.stdout, "node %s joining %s (data in %s; ingress http://%s)\n", o.name, o.server, o.dataDir, a.ingressAddr())
+	return a.run(ctx, o.drainTimeout)
 }
 
 // runWasmlet runs w until ctx ends, then drains it for up to drainTimeout.
@@ -193,21 +204,21 @@ func discoverCA(ctx context.Context, server, caHash string) ([]byte, error) {
 
 // startLocalNode runs a wasmlet in-process next to the apiserver (`wask
 // up`); the returned function drains and stops it and returns Run's error.
-func startLocalNode(ctx context.Context, log *slog.Logger, url, caPath, joinSecret, dataDir string) (stop func() error, err error) {
-	w, err := wasmlet.New(wasmlet.Config{
+func startLocalNode(ctx context.Context, log *slog.Logger, url, caPath, joinSecret, dataDir string, mo meshOptions) (stop func() error, err error) {
+	a, err := newNodeAgent(ctx, wasmlet.Config{
 		Client:              client.Config{Server: url, CA: caPath, Token: joinSecret},
 		Name:                defaultNodeName(),
 		DataDir:             filepath.Join(dataDir, "node"),
 		CompilationCacheDir: defaultCompileCacheDir(),
 		Version:             version,
 		Logger:              log.With("component", "wasmlet"),
-	})
+	}, mo, log)
 	if err != nil {
 		return nil, err
 	}
 	nodeCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- runWasmlet(nodeCtx, w, log, 10*time.Second) }()
+	go func() { done <- a.run(nodeCtx, 10*time.Second) }()
 	return func() error {
 		cancel()
 		return <-done

@@ -102,17 +102,26 @@ func waitFile(t *testing.T, path string) {
 	}
 }
 
-func TestServerAndNodeRunHello(t *testing.T) {
-	serverDir, nodeDir, work := t.TempDir(), t.TempDir(), t.TempDir()
-	startDaemon(t, "server", "--data-dir", serverDir, "--api-addr", "127.0.0.1:0", "--log-level", "warn")
-	config := filepath.Join(serverDir, "admin.yaml")
+// startServer runs `wask server` in-process on a fresh data dir and
+// returns that dir, the path of its admin config, and the config.
+func startServer(t *testing.T) (dir, config string, cfg client.Config) {
+	t.Helper()
+	dir = t.TempDir()
+	startDaemon(t, "server", "--data-dir", dir, "--api-addr", "127.0.0.1:0", "--log-level", "warn")
+	config = filepath.Join(dir, "admin.yaml")
 	waitFile(t, config)
 	cfg, err := client.LoadConfig(config)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return dir, config, cfg
+}
+
+func TestServerAndNodeRunHello(t *testing.T) {
+	nodeDir, work := t.TempDir(), t.TempDir()
+	serverDir, config, cfg := startServer(t)
 	startDaemon(t, "node", "--server", cfg.Server, "--join-token-file", filepath.Join(serverDir, "node-token"),
-		"--name", "n1", "--data-dir", nodeDir, "--log-level", "warn")
+		"--name", "n1", "--data-dir", nodeDir, "--ingress-addr", "127.0.0.1:0", "--mesh-addr", "127.0.0.1:0", "--log-level", "warn")
 
 	os.WriteFile(filepath.Join(work, "hello.wasm"), sampleWasm(t, "hello"), 0o644)
 	manifest := filepath.Join(work, "hello.yaml")

@@ -32,7 +32,9 @@ type serverOptions struct {
 	writeUserConfig bool
 	// runNode runs a wasmlet in-process (wask up).
 	runNode bool
-	sched   schedulerOptions
+	// mesh is where the in-process node's meshproxy listens (wask up).
+	mesh  meshOptions
+	sched schedulerOptions
 }
 
 func (o *serverOptions) addFlags(c *cobra.Command) {
@@ -80,6 +82,8 @@ It writes a client config to <data-dir>/admin.yaml and to the default client con
 		RunE: func(c *cobra.Command, _ []string) error { return e.serve(c.Context(), o) },
 	}
 	o.addFlags(c)
+	c.Flags().StringVar(&o.mesh.ingressAddr, "ingress-addr", defaultIngressAddr, "address of the node's HTTP ingress (Service traffic)")
+	c.Flags().StringVar(&o.mesh.meshAddr, "mesh-addr", defaultMeshAddr, "UDP address of the node's mesh (QUIC) listener")
 	var noNode bool
 	c.Flags().BoolVar(&noNode, "no-node", false, "run the control plane only, without the in-process node (as wask server, but with the client config written)")
 	c.PreRun = func(*cobra.Command, []string) { o.runNode = !noNode }
@@ -167,7 +171,9 @@ func (e *env) serve(ctx context.Context, o serverOptions) error {
 	fmt.Fprintf(e.stdout, "wask is up at %s (ready in %s). Use it: export WASK_CONFIG=%s\n", url, time.Since(start).Round(time.Millisecond), adminPath)
 	stopNode := func() error { return nil }
 	if o.runNode {
-		if stopNode, err = startLocalNode(ctx, log, url, adminCfg.CA, creds.join.Secret, o.dataDir); err != nil {
+		mo := o.mesh
+		mo.registry = reg
+		if stopNode, err = startLocalNode(ctx, log, url, adminCfg.CA, creds.join.Secret, o.dataDir, mo); err != nil {
 			stopAPI()
 			stopScheduler()
 			return errors.Join(err, <-served)

@@ -158,17 +158,27 @@ func (h *Handler) begin(ctx context.Context) (context.Context, func(), error) {
 // ServeHTTP serves one request: 504 when it exceeds Spec.Timeout, 503
 // when the Handler is closed, 500 when the guest fails.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if err := h.Serve(w, req); err != nil {
+		http.Error(w, "sandbox: "+h.p.name+": "+err.Error(), http.StatusServiceUnavailable)
+	}
+}
+
+// Serve is ServeHTTP, except that a request the handler does not admit
+// (it is closed, or req's context ended while it waited for an instance)
+// is not answered: Serve returns ErrClosed or the context's error having
+// neither read req.Body nor written to w, so the caller may send the
+// request elsewhere.
+func (h *Handler) Serve(w http.ResponseWriter, req *http.Request) error {
 	defer h.served.Add(1)
 	ctx, end, err := h.begin(req.Context())
 	if err != nil {
-		http.Error(w, "sandbox: "+h.p.name+": "+err.Error(), http.StatusServiceUnavailable)
-		return
+		return err
 	}
 	defer end()
 	body, err := readBody(req)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
-		return
+		return nil
 	}
 	var resp wireResponse
 	if h.mode == ModeHTTPReactor {
@@ -178,7 +188,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if err != nil {
 		http.Error(w, err.Error(), statusOf(err))
-		return
+		return nil
 	}
 	hdr := w.Header()
 	for k, vs := range resp.header {
@@ -187,6 +197,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	hdr.Del("Content-Length") // net/http counts what is written
 	w.WriteHeader(resp.status)
 	_, _ = w.Write(resp.body)
+	return nil
 }
 
 func readBody(req *http.Request) ([]byte, error) {
