@@ -32,7 +32,7 @@ ingress1=127.0.0.1:$(port)
 for n in n1 n2; do
   ingress=127.0.0.1:0
   [ $n = n1 ] && ingress=$ingress1
-  "$tmp/wask" node --server "$server" --join-token-file "$tmp/server/node-token" --name $n \
+  GOMAXPROCS=${NODE_GOMAXPROCS:-} "$tmp/wask" node --server "$server" --join-token-file "$tmp/server/node-token" --name $n \
     --data-dir "$tmp/$n" --compile-cache-dir "$tmp/compiled" --ingress-addr "$ingress" \
     --mesh-addr 127.0.0.1:0 --log-level warn >"$tmp/$n.log" 2>&1 &
   pids+=($!)
