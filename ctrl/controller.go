@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"connectrpc.com/connect"
+
 	"github.com/wask-dev/wask/client"
 )
 
@@ -91,7 +93,13 @@ func (c *Controller) process(ctx context.Context, key string) {
 		return
 	}
 	if err != nil {
-		c.log.Warn("reconcile failed; retrying", "key", key, "err", err, "retries", c.queue.NumRequeues(key))
+		// A conflict (the object changed since it was read) is the normal
+		// cost of optimistic concurrency: retried at once, not worth a warning.
+		level := slog.LevelWarn
+		if connect.CodeOf(err) == connect.CodeAborted {
+			level = slog.LevelDebug
+		}
+		c.log.Log(ctx, level, "reconcile failed; retrying", "key", key, "err", err, "retries", c.queue.NumRequeues(key))
 		c.queue.AddRateLimited(key)
 		return
 	}
