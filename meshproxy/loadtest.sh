@@ -5,6 +5,9 @@
 # echo-remote's on n2 (over QUIC). Needs wrk (apt-get install wrk).
 #
 #   meshproxy/loadtest.sh [DURATION]      # default 10s per run
+#
+# NODE_GOMAXPROCS sets the nodes' GOMAXPROCS; PROFILE=DIR saves both nodes'
+# CPU profiles (n1.pprof, n2.pprof) taken during the cross-node 1-connection run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dur=${1:-10s}
@@ -29,12 +32,13 @@ server=$(sed -n 's/^server: //p' "$tmp/server/admin.yaml")
 export WASK_CONFIG="$tmp/server/admin.yaml"
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ingress1=127.0.0.1:$(port)
+declare -A metrics=([n1]=127.0.0.1:$(port) [n2]=127.0.0.1:$(port))   # /metrics and /debug/pprof/
 for n in n1 n2; do
   ingress=127.0.0.1:0
   [ $n = n1 ] && ingress=$ingress1
   GOMAXPROCS=${NODE_GOMAXPROCS:-} "$tmp/wask" node --server "$server" --join-token-file "$tmp/server/node-token" --name $n \
     --data-dir "$tmp/$n" --compile-cache-dir "$tmp/compiled" --ingress-addr "$ingress" \
-    --mesh-addr 127.0.0.1:0 --log-level warn >"$tmp/$n.log" 2>&1 &
+    --mesh-addr 127.0.0.1:0 --metrics-addr "${metrics[$n]}" --log-level warn >"$tmp/$n.log" 2>&1 &
   pids+=($!)
 done
 
@@ -74,6 +78,12 @@ run() { # title, wrk args...
   wrk -d "$dur" --latency "$@" | grep -E 'Requests/sec|^ +(50|90|99)%|Non-2xx|Socket errors'
 }
 run "echo on n1, through n1's ingress (local, 1 connection)" -t1 -c1 -H 'Host: echo-local.default' "http://$ingress1/"
+if [ -n "${PROFILE:-}" ]; then
+  mkdir -p "$PROFILE"
+  for n in n1 n2; do
+    curl -s -o "$PROFILE/$n.pprof" "http://${metrics[$n]}/debug/pprof/profile?seconds=5" &
+  done
+fi
 run "echo on n2, through n1's ingress (cross-node, 1 connection)" -t1 -c1 -H 'Host: echo-remote.default' "http://$ingress1/"
 run "echo on n1, through n1's ingress (local, 32 connections)" -t2 -c32 -H 'Host: echo-local.default' "http://$ingress1/"
 run "echo on n2, through n1's ingress (cross-node, 32 connections)" -t2 -c32 -H 'Host: echo-remote.default' "http://$ingress1/"

@@ -57,7 +57,7 @@ addresses. On SIGINT/SIGTERM the node drains: its pods stop gracefully (within -
 	f.StringVar(&o.nodeAddr, "node-addr", "127.0.0.1:0", "address of the node's own API (logs), host:port")
 	f.StringVar(&o.ingressAddr, "ingress-addr", defaultIngressAddr, "address of the node's HTTP ingress (Service traffic; port 0: any free port)")
 	f.StringVar(&o.meshAddr, "mesh-addr", defaultMeshAddr, "UDP address of the node's mesh (QUIC, mutual TLS) listener that other nodes tunnel to (port 0: any free port)")
-	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve the node's Prometheus metrics (mesh traffic per Service) at http://ADDR/metrics (empty: off)")
+	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve the node's Prometheus metrics (mesh traffic per Service) at http://ADDR/metrics, and Go's profiles at /debug/pprof/ (empty: off)")
 	f.StringVar(&o.compileCacheDir, "compile-cache-dir", defaultCompileCacheDir(), "wazero's compilation cache, shared by the nodes of this machine")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "how long pods get to stop when the node shuts down")

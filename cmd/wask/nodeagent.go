@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"path/filepath"
 	"time"
 
@@ -152,8 +153,9 @@ func (a *nodeAgent) run(ctx context.Context, drainTimeout time.Duration) error {
 	return errors.Join(nodeErr, proxyErr)
 }
 
-// serveMetrics serves reg at http://addr/metrics until the returned
-// function is called.
+// serveMetrics serves reg at http://addr/metrics, and Go's profiles at
+// /debug/pprof/ (as kube-proxy does on its metrics address), until the
+// returned function is called.
 func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (stop func(), err error) {
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -161,6 +163,9 @@ func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (stop
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
