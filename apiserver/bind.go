@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
@@ -92,6 +93,12 @@ func (s *Server) Bind(ctx context.Context, req *connect.Request[waskv1.BindReque
 				continue
 			case pod.GetMetadata().GetDeletionTimestamp() != nil:
 				fail(i, connect.CodeFailedPrecondition, "pod %q is being deleted", b.GetName())
+				continue
+			}
+			if errs, err := s.mountErrors(ctx, pod.GetSpec(), b.GetNodeName()); err != nil {
+				return nil, err
+			} else if len(errs) > 0 {
+				fail(i, connect.CodeInvalidArgument, "pod %q: %s", b.GetName(), strings.Join(errs, "; "))
 				continue
 			}
 			bound := proto.Clone(pod).(*waskv1.Pod)

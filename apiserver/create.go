@@ -53,6 +53,11 @@ func (s *Server) create(ctx context.Context, k *kindInfo, m proto.Message, init 
 	if err := validate(k, m); err != nil {
 		return nil, err
 	}
+	if pod, ok := m.(*waskv1.Pod); ok {
+		if err := s.admitMounts(ctx, pod); err != nil {
+			return nil, err
+		}
+	}
 	k.setTypeMeta(m)
 	value, err := k.encode(m)
 	if err != nil {

@@ -151,7 +151,8 @@ func tolerated(t *waskv1.Taint, tols []*waskv1.Toleration) bool {
 
 // HostCapabilities rejects nodes that cannot run the pod's module: every
 // import module of its Module must be among the node's host_modules, and
-// the pod's mode among the node's modes. A pod whose Module is unknown, or
+// the pod's mode among the node's modes, and every host directory the pod
+// mounts among the node's hostPaths. A pod whose Module is unknown, or
 // whose Module does not run in the pod's mode, fits no node.
 type HostCapabilities struct{}
 
@@ -176,12 +177,20 @@ func (HostCapabilities) PreFilter(s *Snapshot, p *PodInfo) (NodeFilter, Status) 
 		}
 		return Status{}
 	}
+	mounts := p.Pod.GetSpec().GetMounts()
 	return func(n *NodeInfo) Status {
 		if n.modes&bit == 0 {
 			return modeStatus
 		}
 		if m.overflow || m.hostMask&^n.hostMask != 0 {
-			return missing(n)
+			if st := missing(n); st.Code != Success {
+				return st
+			}
+		}
+		for _, mt := range mounts {
+			if !waskv1.HostPathAllowed(n.Node.GetStatus().GetCapabilities().GetHostPaths(), mt.GetHostPath()) {
+				return Status{UnschedulableAndUnresolvable, fmt.Sprintf("node(s) don't allow mounting %q", mt.GetHostPath())}
+			}
 		}
 		return Status{}
 	}, Status{}

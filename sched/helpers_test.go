@@ -62,6 +62,18 @@ func hostModules(names ...string) func(*waskv1.Node) {
 	return func(n *waskv1.Node) { n.Status.Capabilities.HostModules = names }
 }
 
+func hostPaths(paths ...string) func(*waskv1.Node) {
+	return func(n *waskv1.Node) { n.Status.Capabilities.HostPaths = paths }
+}
+
+func mounts(hostPaths ...string) func(*waskv1.Pod) {
+	return func(p *waskv1.Pod) {
+		for _, h := range hostPaths {
+			p.Spec.Mounts = append(p.Spec.Mounts, &waskv1.Mount{HostPath: h, Path: h})
+		}
+	}
+}
+
 func modes(m ...string) func(*waskv1.Node) {
 	return func(n *waskv1.Node) { n.Status.Capabilities.Modes = m }
 }

@@ -64,6 +64,7 @@ func (w *Wasmlet) nodeStatus(ready bool, reason, message string, prev *waskv1.No
 		Capabilities: &waskv1.NodeCapabilities{
 			HostModules: w.rt.HostModules(),
 			Modes:       w.rt.Modes(),
+			HostPaths:   w.cfg.AllowedHostPaths,
 		},
 		Addresses:  addrs,
 		Conditions: []*waskv1.Condition{cond},

@@ -17,7 +17,8 @@ import (
 	"github.com/wask-dev/wask/wasmlet/sandbox"
 )
 
-// Downward-API environment variables every guest gets.
+// Downward-API environment variables every guest gets, unless its spec
+// says downwardEnv: false.
 const (
 	EnvPodName   = "WASK_POD_NAME"
 	EnvNamespace = "WASK_NAMESPACE"
@@ -58,9 +59,11 @@ func (w *Wasmlet) sandboxSpec(pod *waskv1.Pod, out io.Writer) (sandbox.Spec, err
 	for _, e := range ps.GetEnv() {
 		s.Env[e.GetName()] = e.GetValue()
 	}
-	s.Env[EnvPodName] = md.GetName()
-	s.Env[EnvNamespace] = ns
-	s.Env[EnvNodeName] = w.cfg.Name
+	if ps.DownwardEnv == nil || ps.GetDownwardEnv() {
+		s.Env[EnvPodName] = md.GetName()
+		s.Env[EnvNamespace] = ns
+		s.Env[EnvNodeName] = w.cfg.Name
+	}
 
 	limits := ps.GetResources().GetLimits()
 	if q, ok := limits["memory"]; ok {
@@ -79,7 +82,7 @@ func (w *Wasmlet) sandboxSpec(pod *waskv1.Pod, out io.Writer) (sandbox.Spec, err
 	}
 	for i, m := range ps.GetMounts() {
 		host := filepath.Clean(m.GetHostPath())
-		if !w.mountAllowed(host) {
+		if !waskv1.HostPathAllowed(w.cfg.AllowedHostPaths, host) {
 			return s, badSpec("MountNotAllowed", "spec.mounts[%d].hostPath %q: the node does not allow mounting it", i, m.GetHostPath())
 		}
 		ro := m.ReadOnly == nil || m.GetReadOnly()
@@ -87,16 +90,6 @@ func (w *Wasmlet) sandboxSpec(pod *waskv1.Pod, out io.Writer) (sandbox.Spec, err
 	}
 	s.Outbound = w.outbound(ns, md.GetName(), ps.GetOutbound())
 	return s, nil
-}
-
-// mountAllowed reports whether host is an allowed directory or under one.
-func (w *Wasmlet) mountAllowed(host string) bool {
-	for _, a := range w.cfg.AllowedHostPaths {
-		if host == a || strings.HasPrefix(host, a+string(filepath.Separator)) {
-			return true
-		}
-	}
-	return false
 }
 
 // errNoOutbound is what a guest's outbound call gets on a node without a

@@ -61,15 +61,6 @@ func TestOutboundOnlyToListedServices(t *testing.T) {
 	}
 }
 
-func TestMountAllowed(t *testing.T) {
-	w := &Wasmlet{cfg: Config{AllowedHostPaths: []string{"/srv/data"}}}
-	for path, want := range map[string]bool{"/srv/data": true, "/srv/data/x": true, "/srv/database": false, "/etc": false} {
-		if got := w.mountAllowed(path); got != want {
-			t.Errorf("mountAllowed(%q) = %v, want %v", path, got, want)
-		}
-	}
-}
-
 func TestSandboxSpecGrantsOnlyTheSpec(t *testing.T) {
 	w := &Wasmlet{cfg: Config{Name: "n1", AllowedHostPaths: []string{"/srv"}}}
 	ro := false
@@ -97,6 +88,11 @@ func TestSandboxSpecGrantsOnlyTheSpec(t *testing.T) {
 	if diff := cmp.Diff(wantMounts, s.Mounts); diff != "" {
 		t.Errorf("mounts (-want +got):\n%s", diff)
 	}
+	pod.Spec.DownwardEnv = new(false)
+	if s, _ := w.sandboxSpec(pod, nil); !cmp.Equal(s.Env, map[string]string{"A": "1", "WASK_POD_NAME": "spoofed"}) {
+		t.Errorf("downwardEnv false: env %v, want exactly spec.env", s.Env)
+	}
+	pod.Spec.DownwardEnv = nil
 	pod.Spec.Capabilities = &waskv1.PodCapabilities{Clock: true, Random: true}
 	if s, _ := w.sandboxSpec(pod, nil); !s.Clock || !s.Random {
 		t.Errorf("capabilities not granted: clock %v random %v", s.Clock, s.Random)

@@ -30,6 +30,7 @@ type nodeOptions struct {
 	server, joinTokenFile, name, dataDir string
 	nodeAddr, ingressAddr, meshAddr      string
 	metricsAddr                          string
+	hostPaths                            []string
 	compileCacheDir                      string
 	logLevel                             string
 	drainTimeout, fenceAfter             time.Duration
@@ -58,6 +59,7 @@ addresses. On SIGINT/SIGTERM the node drains: its pods stop gracefully (within -
 	f.StringVar(&o.ingressAddr, "ingress-addr", defaultIngressAddr, "address of the node's HTTP ingress (Service traffic; port 0: any free port)")
 	f.StringVar(&o.meshAddr, "mesh-addr", defaultMeshAddr, "UDP address of the node's mesh (QUIC, mutual TLS) listener that other nodes tunnel to (port 0: any free port)")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve the node's Prometheus metrics (mesh traffic per Service) at http://ADDR/metrics, and Go's profiles at /debug/pprof/ (empty: off)")
+	f.StringSliceVar(&o.hostPaths, "allow-host-path", nil, "a host directory pods may mount (spec.mounts) with everything under it; repeatable (default: none)")
 	f.StringVar(&o.compileCacheDir, "compile-cache-dir", defaultCompileCacheDir(), "wazero's compilation cache, shared by the nodes of this machine")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "how long pods get to stop when the node shuts down")
@@ -119,6 +121,7 @@ func (e *env) runNode(ctx context.Context, o nodeOptions) error {
 		DataDir:             o.dataDir,
 		CompilationCacheDir: o.compileCacheDir,
 		APIAddr:             o.nodeAddr,
+		AllowedHostPaths:    absPaths(o.hostPaths),
 		FenceAfter:          o.fenceAfter,
 		Version:             version,
 		Logger:              log.With("component", "wasmlet"),
@@ -204,12 +207,13 @@ func discoverCA(ctx context.Context, server, caHash string) ([]byte, error) {
 
 // startLocalNode runs a wasmlet in-process next to the apiserver (`wask
 // up`); the returned function drains and stops it and returns Run's error.
-func startLocalNode(ctx context.Context, log *slog.Logger, url, caPath, joinSecret, dataDir string, mo meshOptions) (stop func() error, err error) {
+func startLocalNode(ctx context.Context, log *slog.Logger, url, caPath, joinSecret, dataDir string, mo meshOptions, hostPaths []string) (stop func() error, err error) {
 	a, err := newNodeAgent(ctx, wasmlet.Config{
 		Client:              client.Config{Server: url, CA: caPath, Token: joinSecret},
 		Name:                defaultNodeName(),
 		DataDir:             filepath.Join(dataDir, "node"),
 		CompilationCacheDir: defaultCompileCacheDir(),
+		AllowedHostPaths:    absPaths(hostPaths),
 		Version:             version,
 		Logger:              log.With("component", "wasmlet"),
 	}, mo, log)
@@ -223,4 +227,16 @@ func startLocalNode(ctx context.Context, log *slog.Logger, url, caPath, joinSecr
 		cancel()
 		return <-done
 	}, nil
+}
+
+// absPaths makes each of paths absolute (relative to the working directory).
+func absPaths(paths []string) []string {
+	out := make([]string, 0, len(paths))
+	for _, p := range paths {
+		if a, err := filepath.Abs(p); err == nil {
+			p = a
+		}
+		out = append(out, p)
+	}
+	return out
 }

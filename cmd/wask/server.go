@@ -33,8 +33,11 @@ type serverOptions struct {
 	// runNode runs a wasmlet in-process (wask up).
 	runNode bool
 	// mesh is where the in-process node's meshproxy listens (wask up).
-	mesh  meshOptions
-	sched schedulerOptions
+	mesh meshOptions
+	// hostPaths are the host directories the in-process node lets pods
+	// mount (wask up).
+	hostPaths []string
+	sched     schedulerOptions
 }
 
 func (o *serverOptions) addFlags(c *cobra.Command) {
@@ -84,6 +87,7 @@ It writes a client config to <data-dir>/admin.yaml and to the default client con
 	o.addFlags(c)
 	c.Flags().StringVar(&o.mesh.ingressAddr, "ingress-addr", defaultIngressAddr, "address of the node's HTTP ingress (Service traffic)")
 	c.Flags().StringVar(&o.mesh.meshAddr, "mesh-addr", defaultMeshAddr, "UDP address of the node's mesh (QUIC) listener")
+	c.Flags().StringSliceVar(&o.hostPaths, "allow-host-path", []string{"/"}, "host directories pods may mount (spec.mounts), repeatable; the default \"/\" is development mode: pods may mount any directory wask can read")
 	var noNode bool
 	c.Flags().BoolVar(&noNode, "no-node", false, "run the control plane only, without the in-process node (as wask server, but with the client config written)")
 	c.PreRun = func(*cobra.Command, []string) { o.runNode = !noNode }
@@ -173,7 +177,7 @@ func (e *env) serve(ctx context.Context, o serverOptions) error {
 	if o.runNode {
 		mo := o.mesh
 		mo.registry = reg
-		if stopNode, err = startLocalNode(ctx, log, url, adminCfg.CA, creds.join.Secret, o.dataDir, mo); err != nil {
+		if stopNode, err = startLocalNode(ctx, log, url, adminCfg.CA, creds.join.Secret, o.dataDir, mo, o.hostPaths); err != nil {
 			stopAPI()
 			stopScheduler()
 			return errors.Join(err, <-served)

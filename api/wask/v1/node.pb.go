@@ -327,7 +327,11 @@ type NodeCapabilities struct {
 	// A pod fits only if every import module of its Module is here.
 	HostModules []string `protobuf:"bytes,1,rep,name=host_modules,json=hostModules,proto3" json:"host_modules,omitempty"`
 	// PodSpec.mode values the node runs: "command", "http-cgi", "http-reactor".
-	Modes         []string `protobuf:"bytes,2,rep,name=modes,proto3" json:"modes,omitempty"`
+	Modes []string `protobuf:"bytes,2,rep,name=modes,proto3" json:"modes,omitempty"`
+	// Absolute host directories pods on this node may mount (spec.mounts[].hostPath), each with
+	// everything under it. Empty: none. The apiserver refuses a pod bound to the node that mounts
+	// anything else, and the scheduler places such pods only on nodes that allow their mounts.
+	HostPaths     []string `protobuf:"bytes,3,rep,name=host_paths,json=hostPaths,proto3" json:"host_paths,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -372,6 +376,13 @@ func (x *NodeCapabilities) GetHostModules() []string {
 func (x *NodeCapabilities) GetModes() []string {
 	if x != nil {
 		return x.Modes
+	}
+	return nil
+}
+
+func (x *NodeCapabilities) GetHostPaths() []string {
+	if x != nil {
+		return x.HostPaths
 	}
 	return nil
 }
@@ -696,10 +707,12 @@ const file_wask_v1_node_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a>\n" +
 	"\x10AllocatableEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"K\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"j\n" +
 	"\x10NodeCapabilities\x12!\n" +
 	"\fhost_modules\x18\x01 \x03(\tR\vhostModules\x12\x14\n" +
-	"\x05modes\x18\x02 \x03(\tR\x05modes\";\n" +
+	"\x05modes\x18\x02 \x03(\tR\x05modes\x12\x1d\n" +
+	"\n" +
+	"host_paths\x18\x03 \x03(\tR\thostPaths\";\n" +
 	"\vNodeAddress\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\"q\n" +

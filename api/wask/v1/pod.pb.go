@@ -208,7 +208,12 @@ type PodSpec struct {
 	TerminationGracePeriod string `protobuf:"bytes,17,opt,name=termination_grace_period,json=terminationGracePeriod,proto3" json:"termination_grace_period,omitempty"`
 	// What the guest may use of the host beyond its args, env, mounts and outbound services.
 	// Unset: nothing (a fake clock, deterministic randomness).
-	Capabilities  *PodCapabilities `protobuf:"bytes,18,opt,name=capabilities,proto3" json:"capabilities,omitempty"`
+	Capabilities *PodCapabilities `protobuf:"bytes,18,opt,name=capabilities,proto3" json:"capabilities,omitempty"`
+	// Whether the guest also gets WASK_POD_NAME, WASK_NAMESPACE and WASK_NODE_NAME after env (like
+	// Kubernetes' downward API). Unset: true. False gives the guest exactly env, for programs that
+	// check their whole environment (as Kubernetes' enableServiceLinks: false leaves out its
+	// service variables).
+	DownwardEnv   *bool `protobuf:"varint,19,opt,name=downward_env,json=downwardEnv,proto3,oneof" json:"downward_env,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -367,6 +372,13 @@ func (x *PodSpec) GetCapabilities() *PodCapabilities {
 		return x.Capabilities
 	}
 	return nil
+}
+
+func (x *PodSpec) GetDownwardEnv() bool {
+	if x != nil && x.DownwardEnv != nil {
+		return *x.DownwardEnv
+	}
+	return false
 }
 
 // PodCapabilities grants a guest parts of the host that are otherwise faked.
@@ -1445,7 +1457,7 @@ const file_wask_v1_pod_proto_rawDesc = "" +
 	"\x06status\x18\x05 \x01(\v2\x12.wask.v1.PodStatusR\x06status\"h\n" +
 	"\x0fPodTemplateSpec\x12/\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x13.wask.v1.ObjectMetaR\bmetadata\x12$\n" +
-	"\x04spec\x18\x02 \x01(\v2\x10.wask.v1.PodSpecR\x04spec\"\x81\a\n" +
+	"\x04spec\x18\x02 \x01(\v2\x10.wask.v1.PodSpecR\x04spec\"\xba\a\n" +
 	"\aPodSpec\x12\x16\n" +
 	"\x06module\x18\x01 \x01(\tR\x06module\x12\x12\n" +
 	"\x04mode\x18\x02 \x01(\tR\x04mode\x12\x12\n" +
@@ -1465,11 +1477,13 @@ const file_wask_v1_pod_proto_rawDesc = "" +
 	"\x06mounts\x18\x0f \x03(\v2\x0e.wask.v1.MountR\x06mounts\x124\n" +
 	"\boutbound\x18\x10 \x03(\v2\x18.wask.v1.OutboundServiceR\boutbound\x128\n" +
 	"\x18termination_grace_period\x18\x11 \x01(\tR\x16terminationGracePeriod\x12<\n" +
-	"\fcapabilities\x18\x12 \x01(\v2\x18.wask.v1.PodCapabilitiesR\fcapabilities\x1a?\n" +
+	"\fcapabilities\x18\x12 \x01(\v2\x18.wask.v1.PodCapabilitiesR\fcapabilities\x12&\n" +
+	"\fdownward_env\x18\x13 \x01(\bH\x01R\vdownwardEnv\x88\x01\x01\x1a?\n" +
 	"\x11NodeSelectorEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\v\n" +
-	"\t_priority\"?\n" +
+	"\t_priorityB\x0f\n" +
+	"\r_downward_env\"?\n" +
 	"\x0fPodCapabilities\x12\x14\n" +
 	"\x05clock\x18\x01 \x01(\bR\x05clock\x12\x16\n" +
 	"\x06random\x18\x02 \x01(\bR\x06random\"2\n" +
