@@ -154,7 +154,12 @@ spec: {selector: {app: tiny}}
 			}
 		}()
 	}
-	time.Sleep(500 * time.Millisecond) // steady load before the kill
+	served := func() int { mu.Lock(); defer mu.Unlock(); return len(outcomes) }
+	if err := waitFor(ctx, time.Minute, "steady load before the kill", func() bool { return served() >= 200 }); err != nil {
+		stopLoad()
+		wg.Wait()
+		return res, err
+	}
 	cl.kill(victim)
 	killed := time.Now()
 	env.Progress("killed %s (%d pods); waiting for detection", victim, most)
@@ -179,7 +184,12 @@ spec: {selector: {app: tiny}}
 		return res, err
 	}
 	res.reschedule = time.Since(killed)
-	time.Sleep(2 * time.Second) // keep the load on to see it clean
+	after := served() + 1000 // keep the load on, to see it clean
+	if err := waitFor(ctx, time.Minute, "load after the reschedule", func() bool { return served() >= after }); err != nil {
+		stopLoad()
+		wg.Wait()
+		return res, err
+	}
 	stopLoad()
 	wg.Wait()
 	sort.Slice(outcomes, func(i, j int) bool { return outcomes[i].at.Before(outcomes[j].at) })
