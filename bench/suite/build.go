@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,3 +77,8 @@ func lastLine(s string) string {
 	}
 	return s
 }
+
+func errorsJoin(errs ...error) error { return errors.Join(errs...) }
+
+// discardLogger drops the logs of parts run in-process.
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -7,6 +7,7 @@ package testcluster
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -37,6 +38,7 @@ type Cluster struct {
 	Client *client.Client
 
 	logger *slog.Logger
+	close  func() error
 	mu     sync.Mutex
 	nodes  int // nodes added so far
 }
@@ -49,11 +51,32 @@ type Options struct {
 	Serve apiserver.ServeConfig
 	// Logger; default: discard (set WASK_TEST_LOG=1 to see logs).
 	Logger *slog.Logger
+	// Dir holds the store, CA and modules. Start defaults it to the
+	// test's temporary directory; New requires it.
+	Dir string
 }
 
 // Start starts a cluster that stops when the test ends.
 func Start(t testing.TB, opts Options) *Cluster {
 	t.Helper()
+	if opts.Dir == "" {
+		opts.Dir = t.TempDir()
+	}
+	c, err := New(opts)
+	if err != nil {
+		t.Fatalf("testcluster: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("testcluster: %v", err)
+		}
+	})
+	return c
+}
+
+// New starts a cluster in opts.Dir (required) for a caller that is not a
+// test (the benchmark suite); Close stops it.
+func New(opts Options) (*Cluster, error) {
 	logger := opts.Logger
 	if logger == nil {
 		var w io.Writer = io.Discard
@@ -62,7 +85,10 @@ func Start(t testing.TB, opts Options) *Cluster {
 		}
 		logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	dir := t.TempDir()
+	if opts.Dir == "" {
+		return nil, errors.New("Options.Dir: required")
+	}
+	dir := opts.Dir
 	now := time.Now()
 
 	stCfg := opts.StoreConfig
@@ -73,16 +99,19 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	st, err := store.Open(stCfg)
 	if err != nil {
-		t.Fatalf("testcluster: %v", err)
+		return nil, err
 	}
-
+	fail := func(err error) (*Cluster, error) {
+		st.Close()
+		return nil, err
+	}
 	ca, _, err := pki.LoadOrCreateCA(filepath.Join(dir, "pki"), "wask-test-ca", now)
 	if err != nil {
-		t.Fatalf("testcluster: %v", err)
+		return fail(err)
 	}
 	cert, err := ca.LoadOrIssueServerCert(filepath.Join(dir, "pki"), []string{"127.0.0.1", "localhost"}, now)
 	if err != nil {
-		t.Fatalf("testcluster: %v", err)
+		return fail(err)
 	}
 	srv, err := apiserver.New(apiserver.Config{
 		Store:         st,
@@ -92,11 +121,11 @@ func Start(t testing.TB, opts Options) *Cluster {
 		CA:            ca,
 	})
 	if err != nil {
-		t.Fatalf("testcluster: %v", err)
+		return fail(err)
 	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("testcluster: %v", err)
+		return fail(err)
 	}
 	c := &Cluster{
 		DataDir: dir, Store: st, Server: srv, CA: ca, logger: logger,
@@ -111,18 +140,19 @@ func Start(t testing.TB, opts Options) *Cluster {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx, serveCfg) }()
-	t.Cleanup(func() {
+	c.close = func() error {
 		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("testcluster: apiserver: %v", err)
-		}
-		if err := st.Close(); err != nil {
-			t.Errorf("testcluster: store: %v", err)
-		}
-	})
-	c.Client = c.NewClient(t, c.ClientConfig())
-	return c
+		return errors.Join(<-served, st.Close())
+	}
+	if c.Client, err = client.New(c.ClientConfig()); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
 }
+
+// Close stops the apiserver and closes the store.
+func (c *Cluster) Close() error { return c.close() }
 
 // ClientConfig is an admin client's config.
 func (c *Cluster) ClientConfig() client.Config {
