@@ -117,3 +117,19 @@ func TestUpIngressServesService(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestBenchHTTPLoadsAService: `wask bench http --service` sends its load
+// through the node's ingress and reports it.
+func TestBenchHTTPLoadsAService(t *testing.T) {
+	c := startUp(t)
+	work := t.TempDir()
+	os.WriteFile(filepath.Join(work, "tiny.wasm"), sampleWasm(t, "tiny"), 0o644)
+	manifest, _ := os.ReadFile(filepath.Join("..", "..", "wasm-samples", "tiny", "tiny.yaml"))
+	os.WriteFile(filepath.Join(work, "tiny.yaml"), manifest, 0o644)
+	c.ok("", "apply", "-f", filepath.Join(work, "tiny.yaml"))
+	waitServed(t, c.nodeAddress("", "Ingress"), "tiny.default", "/")
+	out := c.ok("", "bench", "http", "--service", "tiny", "--rps", "200", "--duration", "1s")
+	if !strings.Contains(out, "sent 200, ok 200, failed 0") || !strings.Contains(out, "latency p50") {
+		t.Errorf("wask bench http:\n%s", out)
+	}
+}
