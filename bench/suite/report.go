@@ -13,9 +13,13 @@ import (
 type Side struct {
 	Name       string    `json:"name"`
 	Throughput []float64 `json:"throughput"` // ops/s, one per round
-	// Latencies in nanoseconds, sorted.
-	Latencies []time.Duration `json:"latencies_ns,omitempty"`
-	Ops       int             `json:"ops"`
+	// Latencies of single operations, sorted; in the JSON only as
+	// Percentiles (the samples of a full run are tens of megabytes).
+	Latencies []time.Duration `json:"-"`
+	// Percentiles of Latencies in nanoseconds: "p50", "p90", "p99",
+	// "p99.9", "max".
+	Percentiles map[string]time.Duration `json:"percentiles_ns,omitempty"`
+	Ops         int                      `json:"ops"`
 	// Failed counts operations that failed (a request lost, an error).
 	Failed int `json:"failed,omitempty"`
 }
@@ -86,7 +90,7 @@ func (r *Report) Note(format string, args ...any) {
 // side's median throughput, p50 and p99, and its ratio to the first side
 // (wask).
 func (r *Report) Markdown(w io.Writer, plots []string) {
-	fmt.Fprintf(w, "## %s\n\n%s; %d rounds, interleaved%s; %s.\n\n", r.Scenario, r.Machine, r.Rounds, map[bool]string{true: " (--quick)"}[r.Quick], r.Started.Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(w, "## %s\n\n%s; %d round(s), interleaved%s; %s.\n\n", r.Scenario, r.Machine, r.Rounds, map[bool]string{true: " (--quick)"}[r.Quick], r.Started.Format("2006-01-02 15:04 MST"))
 	for _, c := range r.Cases {
 		fmt.Fprintf(w, "### %s\n\n", c.Name)
 		if len(c.Sides) > 0 && (c.Sides[0].Ops > 0 || len(c.Sides[0].Latencies) > 0) {

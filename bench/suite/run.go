@@ -101,6 +101,9 @@ func (e *Env) Compare(ctx context.Context, c *Case, contenders ...Contender) err
 	}
 	for _, s := range c.Sides {
 		slices.Sort(s.Latencies)
+		if len(s.Latencies) > 0 {
+			s.Percentiles = map[string]time.Duration{"p50": s.P(0.5), "p90": s.P(0.9), "p99": s.P(0.99), "p99.9": s.P(0.999), "max": s.Latencies[len(s.Latencies)-1]}
+		}
 	}
 	e.Report.Cases = append(e.Report.Cases, c)
 	return nil

@@ -18,6 +18,7 @@ func init() {
 
 func runDensity(ctx context.Context, env *Env) error {
 	c := &Case{Name: "memory of a node process per pod (RSS growth / pods)"}
+	env.Report.Rounds = 1
 	for _, mod := range []string{"tiny", "echo"} {
 		idle := env.Quick(20, 1000)
 		active := env.Quick(3, 40)
@@ -33,7 +34,7 @@ func runDensity(ctx context.Context, env *Env) error {
 		c.SetMetric(side, "2 per pod that served a request", "KiB", perActive/1024)
 	}
 	env.Report.Cases = append(env.Report.Cases, c)
-	env.Report.Note("One wask node process; its resident set (VmRSS) is read before and after the pods are Running (idle: no instance kept once started), then after one request to each of the active pods, each behind its own Service (an http-reactor keeps a warm instance until its idle timeout). RSS includes the Go heap's slack, so small counts overstate the per-pod figure.")
+	env.Report.Note("One wask node process; its resident set (VmRSS) is read before and after the pods are Running (idle: no instance kept once started), then after one request to each of the active pods, each behind its own Service (an http-reactor keeps a warm instance until its idle timeout). RSS includes the Go heap's slack and what the Go runtime returns to the system meanwhile, so it is noisy: a figure near zero or below means less than the noise of about 30 MiB over the run.")
 	return nil
 }
 

@@ -26,6 +26,7 @@ type failoverResult struct {
 func runFailover(ctx context.Context, env *Env) error {
 	var results []failoverResult
 	rounds := env.Quick(1, 3)
+	env.Report.Rounds = rounds
 	for r := range rounds {
 		env.Progress("round %d/%d", r+1, rounds)
 		res, err := failoverRound(ctx, env)
