@@ -35,7 +35,7 @@ func TestMountsAdmittedByTheNode(t *testing.T) {
 	}
 	_, err = ts.client.Create(ctxT(t), connect.NewRequest(&waskv1.CreateRequest{Object: podObj(mounting("b", "dev", "/srv/../etc"))}))
 	wantCode(t, err, connect.CodeInvalidArgument)
-	ts.create(t, podObj(mounting("c", "dev", "/srv/x")))         // allowed
+	ts.create(t, podObj(mounting("c", "dev", "/srv/x")))          // allowed
 	ts.create(t, podObj(mounting("d", "not-yet-joined", "/etc"))) // unknown node: its wasmlet decides
 
 	ts.create(t, podObj(mounting("e", "", "/srv/x")))
