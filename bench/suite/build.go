@@ -31,7 +31,8 @@ func sourceRoot() (string, error) {
 	}
 }
 
-// buildPeer builds bench/peers/<name> into the scenario's directory and
+// buildPeer builds bench/peers/<name> (a package of the bench/peers
+// module, or a module of its own) into the scenario's directory and
 // returns its path, or "" and why it could not.
 func buildPeer(ctx context.Context, env *Env, name string) (path, why string) {
 	root, err := sourceRoot()
@@ -45,6 +46,10 @@ func buildPeer(ctx context.Context, env *Env, name string) (path, why string) {
 	out := filepath.Join(env.dir, name)
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./"+name)
 	cmd.Dir = filepath.Join(root, "bench", "peers")
+	if _, err := os.Stat(filepath.Join(cmd.Dir, name, "go.mod")); err == nil {
+		cmd.Args[len(cmd.Args)-1] = "." // a module of its own (kubesched: Kubernetes' dependencies)
+		cmd.Dir = filepath.Join(cmd.Dir, name)
+	}
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Sprintf("go build ./bench/peers/%s: %v: %s", name, err, lastLine(string(b)))
 	}

@@ -138,6 +138,9 @@ func (e *env) runNode(ctx context.Context, o nodeOptions) error {
 	}
 	a, err := newNodeAgent(ctx, cfg, mo, log)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return err
 	}
 	fmt.Fprintf(e.stdout, "node %s joining %s (data in %s; ingress http://%s)\n", o.name, o.server, o.dataDir, a.ingressAddr())

@@ -180,6 +180,9 @@ func (e *env) serve(ctx context.Context, o serverOptions) error {
 		if stopNode, err = startLocalNode(ctx, log, url, adminCfg.CA, creds.join.Secret, o.dataDir, mo, o.hostPaths); err != nil {
 			stopAPI()
 			stopScheduler()
+			if ctx.Err() != nil {
+				err = nil // stopped while the node was starting: a normal stop
+			}
 			return errors.Join(err, <-served)
 		}
 	}
