@@ -64,12 +64,17 @@ func benchServe(b *testing.B, rt *Runtime, m *Module, s Spec) {
 
 func BenchmarkReactorEcho(b *testing.B) { benchServe(b, testRuntime(b), guest(b, "echo"), echoSpec) }
 
-// BenchmarkReactorEchoUninterruptible is BenchmarkReactorEcho on a runtime
-// compiled without wazero's termination checks (which New never makes): the
-// difference is what stopping a spinning guest at its deadline costs a Go
-// guest.
-func BenchmarkReactorEchoUninterruptible(b *testing.B) {
-	rt, err := newRuntime(context.Background(), Config{}, false)
+// BenchmarkReactorEchoUninterruptible is BenchmarkReactorEcho with no
+// preemption checks at all (which New never makes): the floor.
+func BenchmarkReactorEchoUninterruptible(b *testing.B) { benchEchoStopping(b, stopNever) }
+
+// BenchmarkReactorEchoWazeroChecks is BenchmarkReactorEcho stopped by
+// wazero's WithCloseOnContextDone (a Go exit at every loop header) instead
+// of package preempt's countdown: what the countdown saves.
+func BenchmarkReactorEchoWazeroChecks(b *testing.B) { benchEchoStopping(b, stopByWazero) }
+
+func benchEchoStopping(b *testing.B, stops stopping) {
+	rt, err := newRuntime(context.Background(), Config{}, stops)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -140,7 +145,7 @@ func BenchmarkReactorColdStart(b *testing.B) {
 // BenchmarkReactorColdStartUninterruptible is BenchmarkReactorColdStart
 // without wazero's termination checks (see BenchmarkReactorEchoUninterruptible).
 func BenchmarkReactorColdStartUninterruptible(b *testing.B) {
-	rt, err := newRuntime(context.Background(), Config{}, false)
+	rt, err := newRuntime(context.Background(), Config{}, stopNever)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"github.com/wask-dev/wask/wasmlet/sandbox/internal/preempt"
+
 	"context"
 	"fmt"
 	"sort"
@@ -81,7 +83,7 @@ func describe(cm wazero.CompiledModule) ModuleInfo {
 	hosts := map[string]bool{}
 	addImport := func(d interface{ Import() (string, string, bool) }, kind string) {
 		mod, name, ok := d.Import()
-		if !ok {
+		if !ok || mod == preempt.ImportModule { // the runtime's own instrumentation
 			return
 		}
 		info.Imports = append(info.Imports, Import{Module: mod, Name: name, Kind: kind})

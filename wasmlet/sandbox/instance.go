@@ -7,6 +7,8 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/wask-dev/wask/wasmlet/sandbox/internal/preempt"
 )
 
 // instance is one running instance of a module with its memory limit and
@@ -17,6 +19,8 @@ type instance struct {
 	state *hostState
 	// reqPtr and reqCap: the request buffer wask_alloc last gave (reactor).
 	reqPtr, reqCap uint32
+	// budget is the preemption countdown of an instrumented module.
+	budget api.MutableGlobal
 }
 
 // ctx returns ctx carrying the instance's host state, for calls into it.
@@ -45,6 +49,7 @@ func (r *Runtime) instantiate(ctx context.Context, m *Module, p *prepared, stdin
 		return nil, fmt.Errorf("sandbox: %s: instantiating: %w", p.name, err)
 	}
 	in.mod = mod
+	in.budget, _ = mod.ExportedGlobal(preempt.BudgetExport).(api.MutableGlobal)
 	if in.alloc.overLimit {
 		in.close(ctx)
 		return nil, fmt.Errorf("sandbox: %s: the module's initial memory is over Spec.MemoryLimit (%d bytes): %w", p.name, p.limit, ErrMemoryLimit)
@@ -58,6 +63,14 @@ func (in *instance) call(ctx context.Context, fn string, params ...uint64) ([]ui
 	f := in.mod.ExportedFunction(fn)
 	if f == nil {
 		return nil, fmt.Errorf("%s: %w", fn, ErrNoExport)
+	}
+	if in.budget != nil {
+		// As wazero's WithCloseOnContextDone does: a done context ends
+		// the instance before it runs.
+		if ctx.Err() != nil {
+			return nil, stopIfDone(ctx, in.mod)
+		}
+		defer watchBudget(ctx, in.budget)()
 	}
 	return f.Call(in.ctx(ctx), params...)
 }

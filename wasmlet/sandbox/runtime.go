@@ -9,6 +9,8 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wask-dev/wask/wasmlet/sandbox/internal/preempt"
 )
 
 // DefaultMaxMemoryPages caps an instance whose Spec gives no memory limit:
@@ -38,17 +40,32 @@ type Runtime struct {
 	cache    wazero.CompilationCache
 	log      *slog.Logger
 	maxPages uint32
+	stops    stopping
 }
+
+// stopping is how a runtime stops a guest that runs past its context.
+type stopping int
+
+const (
+	// stopByCountdown: modules are instrumented by package preempt, whose
+	// check at loop headers reaches the host every preempt.DefaultInterval
+	// headers, or at the next header once the call's context is done
+	// (RATIONALE.md, "How a guest is stopped"). What New uses.
+	stopByCountdown stopping = iota
+	// stopByWazero: wazero's WithCloseOnContextDone, which leaves the
+	// machine code at every loop header. Benchmarks compare with it.
+	stopByWazero
+	// stopNever: no checks at all; a spinning guest cannot be stopped.
+	// Benchmarks use it to measure the floor.
+	stopNever
+)
 
 // New starts a runtime. Close it to free every compiled module and instance.
 func New(ctx context.Context, cfg Config) (*Runtime, error) {
-	return newRuntime(ctx, cfg, true)
+	return newRuntime(ctx, cfg, stopByCountdown)
 }
 
-// newRuntime is New; interruptible false compiles without wazero's
-// termination checks, so a guest cannot be stopped until it calls the
-// host — only benchmarks use it, to measure what the checks cost.
-func newRuntime(ctx context.Context, cfg Config, interruptible bool) (*Runtime, error) {
+func newRuntime(ctx context.Context, cfg Config, stops stopping) (*Runtime, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -59,9 +76,9 @@ func newRuntime(ctx context.Context, cfg Config, interruptible bool) (*Runtime, 
 		return nil, fmt.Errorf("sandbox: Config.MaxMemoryPages %d exceeds 65536 (4 GiB)", cfg.MaxMemoryPages)
 	}
 	rc := wazero.NewRuntimeConfig().
-		WithCloseOnContextDone(interruptible).
+		WithCloseOnContextDone(stops == stopByWazero).
 		WithMemoryLimitPages(cfg.MaxMemoryPages)
-	r := &Runtime{log: cfg.Logger, maxPages: cfg.MaxMemoryPages}
+	r := &Runtime{log: cfg.Logger, maxPages: cfg.MaxMemoryPages, stops: stops}
 	if cfg.CompilationCacheDir != "" {
 		c, err := wazero.NewCompilationCacheWithDir(cfg.CompilationCacheDir)
 		if err != nil {
@@ -76,6 +93,11 @@ func newRuntime(ctx context.Context, cfg Config, interruptible bool) (*Runtime, 
 	}
 	if err := instantiateWask(ctx, r.rt); err != nil {
 		return nil, errors.Join(fmt.Errorf("sandbox: instantiating the wask host module: %w", err), r.Close(ctx))
+	}
+	if stops == stopByCountdown {
+		if err := instantiatePreempt(ctx, r.rt); err != nil {
+			return nil, errors.Join(fmt.Errorf("sandbox: instantiating the preemption host module: %w", err), r.Close(ctx))
+		}
 	}
 	return r, nil
 }
@@ -112,6 +134,12 @@ type Module struct {
 // Compile validates and compiles a module once (or loads it from the
 // compilation cache).
 func (r *Runtime) Compile(ctx context.Context, wasm []byte) (*Module, error) {
+	if r.stops == stopByCountdown {
+		var err error
+		if wasm, err = preempt.Instrument(wasm, 0); err != nil {
+			return nil, fmt.Errorf("sandbox: compiling module: %w", err)
+		}
+	}
 	cm, err := r.rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: compiling module: %w", err)
