@@ -406,7 +406,7 @@ func (c *tunnelClient) RoundTrip(ctx context.Context, e *Endpoint, r *http.Reque
 		Status: fmt.Sprintf("%d %s", h.Status, http.StatusText(h.Status)), StatusCode: h.Status,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: h.Header, ContentLength: h.ContentLength, Request: r,
-		Body: &tunnelBody{r: br, str: str, stop: stop, release: release},
+		Body: &tunnelBody{r: br, str: str, stop: stop, release: release, remaining: h.ContentLength},
 	}
 	if h.ContentLength == 0 {
 		resp.Body.Close()
@@ -415,37 +415,70 @@ func (c *tunnelClient) RoundTrip(ctx context.Context, e *Endpoint, r *http.Reque
 	return resp, nil
 }
 
-// tunnelBody is a response body read from a stream.
+// tunnelBody is a response body read from a stream. A body of known
+// length ends when that many bytes are read, without waiting for the
+// stream's end, which may come in a packet of its own.
 type tunnelBody struct {
-	r       *bufio.Reader
-	str     *quic.Stream
-	stop    func() bool
-	release func()
-	eof     bool
+	r         *bufio.Reader
+	str       *quic.Stream
+	stop      func() bool
+	release   func()
+	remaining int64 // bytes of a known length still to read; -1: unknown
+	eof       bool  // the stream's end was read
 }
 
 func (b *tunnelBody) Read(p []byte) (int, error) {
 	if b.r == nil {
 		return 0, errors.New("meshproxy: read of a closed response body")
 	}
+	if b.remaining == 0 {
+		return 0, io.EOF
+	}
+	if b.remaining > 0 && int64(len(p)) > b.remaining {
+		p = p[:b.remaining]
+	}
 	n, err := b.r.Read(p)
-	if err == io.EOF {
+	if b.remaining > 0 {
+		b.remaining -= int64(n)
+		if b.remaining == 0 && err == nil {
+			err = io.EOF
+		}
+	}
+	switch {
+	case err == io.EOF && b.remaining > 0:
+		err = io.ErrUnexpectedEOF
+		b.eof = true
+	case err == io.EOF && b.remaining < 0:
 		b.eof = true
 	}
 	return n, err
 }
 
-// Close stops reading; a body not read to its end resets the stream.
+// Close stops reading; a body not read to the stream's end resets the
+// stream, unless the end is already there to read.
 func (b *tunnelBody) Close() error {
 	if b.r == nil {
 		return nil
 	}
 	b.stop()
-	if !b.eof {
+	if !b.eof && !b.endBuffered() {
 		b.str.CancelRead(codeCanceled)
 	}
 	putReader(b.r)
 	b.r = nil
 	b.release()
 	return nil
+}
+
+// endBuffered reports whether the stream's end has arrived after a body of
+// known length, reading it without waiting: so the stream completes
+// without a STOP_SENDING to the peer.
+func (b *tunnelBody) endBuffered() bool {
+	if b.remaining != 0 || b.r.Buffered() > 0 {
+		return false
+	}
+	b.str.SetReadDeadline(time.Now().Add(-time.Second))
+	var one [1]byte
+	n, err := b.str.Read(one[:])
+	return n == 0 && err == io.EOF
 }

@@ -100,6 +100,11 @@ func TestTunnelRoundTrip(t *testing.T) {
 			w.Write(bytes.Repeat([]byte("x"), 1<<20))
 			return
 		}
+		if r.URL.Path == "/short" { // promises more than it sends
+			w.Header().Set("Content-Length", "10")
+			w.Write([]byte("abc"))
+			return
+		}
 		w.WriteHeader(201)
 		w.Write(body)
 	}))
@@ -130,7 +135,17 @@ func TestTunnelRoundTrip(t *testing.T) {
 	if resp.StatusCode != 200 || len(body) != 1<<20 || resp.ContentLength != -1 {
 		t.Errorf("big: got %d, %d bytes, length %d", resp.StatusCode, len(body), resp.ContentLength)
 	}
-	// One pooled connection for both requests.
+	req, _ = http.NewRequest("GET", "http://svc.ns/short", nil)
+	resp, err = a.client.RoundTrip(context.Background(), e, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "abc" || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("a body cut short of its Content-Length: read %q, %v; want \"abc\", unexpected EOF", body, err)
+	}
+	// One pooled connection for all requests.
 	if n := len(a.client.peers); n != 1 {
 		t.Errorf("%d peer connections, want 1", n)
 	}
