@@ -60,9 +60,11 @@ func (w *rewriter) funcIndex(i uint32) uint32 {
 }
 
 // expr copies one expression (a function body's instructions or a
-// constant expression) up to and including its final end.
+// constant expression) up to and including its final end. Unchanged runs
+// of instructions are copied in one piece.
 func (w *rewriter) expr(r *reader, out []byte, body bool) ([]byte, error) {
 	depth := 0
+	copied := r.off // r.b[copied:r.off] is read but not yet copied
 	for {
 		start := r.off
 		op, err := r.byte()
@@ -75,19 +77,20 @@ func (w *rewriter) expr(r *reader, out []byte, body bool) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
+			out = append(out, r.b[copied:start]...)
 			out = appendU32(append(out, op), w.funcIndex(i))
-			continue
+			copied = r.off
 		case op == opLoop:
 			if err := blockType(r); err != nil {
 				return nil, err
 			}
-			out = append(out, r.b[start:r.off]...)
 			if body {
+				out = append(out, r.b[copied:r.off]...)
 				out = append(out, w.check...)
+				copied = r.off
 				w.loops++
 			}
 			depth++
-			continue
 		case op == opBlock || op == opIf:
 			err = blockType(r)
 			depth++
@@ -96,7 +99,7 @@ func (w *rewriter) expr(r *reader, out []byte, body bool) ([]byte, error) {
 			depth++
 		case op == opEnd:
 			if depth == 0 {
-				return append(out, op), nil
+				return append(out, r.b[copied:r.off]...), nil
 			}
 			depth--
 		default:
@@ -105,7 +108,6 @@ func (w *rewriter) expr(r *reader, out []byte, body bool) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, r.b[start:r.off]...)
 	}
 }
 

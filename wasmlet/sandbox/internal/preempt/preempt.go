@@ -180,7 +180,8 @@ func (m *module) instrument() ([]byte, error) {
 		}
 	}
 
-	out := append([]byte(nil), magic...)
+	// Loop checks add a few percent to a module: size for a quarter.
+	out := append(make([]byte, 0, len(m.in)+len(m.in)/4), magic...)
 	emit := func(id byte, b []byte) {
 		out = appendU32(append(out, id), uint32(len(b)))
 		out = append(out, b...)
@@ -493,7 +494,8 @@ func (m *module) codeSection(r *reader) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("code section: %w", err)
 	}
-	out := appendU32(nil, n)
+	size := len(r.b) - r.off
+	out := appendU32(make([]byte, 0, size+size/4), n)
 	var body []byte
 	for i := range int(n) {
 		size, err := r.u32()
