@@ -2,6 +2,8 @@ package apiserver
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -79,33 +81,71 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[waskv1.WatchReq
 	if err := stream.Send(nil); err != nil {
 		return err
 	}
-	var tick <-chan time.Time
+	// The stream waits on its subscription's channel alone: a select over
+	// it, a ticker and ctx costs several times a plain receive, paid per
+	// event per stream. ctx and the bookmark timer signal it instead.
+	defer context.AfterFunc(ctx, sub.signal)()
+	var bookmarks *bookmarkTimer
 	if r.GetAllowBookmarks() {
-		t := time.NewTicker(s.bookmarkInterval)
-		defer t.Stop()
-		tick = t.C
+		bookmarks = startBookmarkTimer(s.bookmarkInterval, sub.signal)
+		defer bookmarks.stop()
 	}
 	var buf []*fanoutEvent
 	for {
-		select {
-		case <-sub.notify:
-			events, err := sub.take(buf)
-			if err != nil {
-				return translate(err, "watch "+k.plural)
-			}
-			for i, e := range events {
-				if err := w.handle(e); err != nil {
-					return err
-				}
-				events[i] = nil // let the event go
-			}
-			buf = events
-		case <-tick:
-			fan.requestProgress(sub)
-		case <-ctx.Done():
+		<-sub.notify
+		if ctx.Err() != nil {
 			return nil // the client went away
 		}
+		if bookmarks != nil && bookmarks.due.Swap(false) {
+			fan.requestProgress(sub)
+		}
+		events, err := sub.take(buf)
+		if err != nil {
+			return translate(err, "watch "+k.plural)
+		}
+		for i, e := range events {
+			if err := w.handle(e); err != nil {
+				return err
+			}
+			events[i] = nil // let the event go
+		}
+		buf = events
 	}
+}
+
+// bookmarkTimer marks a bookmark due every interval and wakes the stream.
+type bookmarkTimer struct {
+	due      atomic.Bool
+	mu       sync.Mutex
+	t        *time.Timer
+	stopped  bool
+	interval time.Duration
+	wake     func()
+}
+
+func startBookmarkTimer(interval time.Duration, wake func()) *bookmarkTimer {
+	b := &bookmarkTimer{interval: interval, wake: wake}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.t = time.AfterFunc(interval, b.fire)
+	return b
+}
+
+func (b *bookmarkTimer) fire() {
+	b.due.Store(true)
+	b.wake()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.stopped {
+		b.t.Reset(b.interval)
+	}
+}
+
+func (b *bookmarkTimer) stop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.stopped = true
+	b.t.Stop()
 }
 
 // watchStream is the state of one Watch call.
