@@ -1,6 +1,7 @@
 package meshproxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -28,6 +29,10 @@ type forwarder struct {
 // endpoint that answered (nil if none did) and, when no endpoint could be
 // asked, an error that has already been written to w as 503 or 502.
 func (f *forwarder) forward(ctx context.Context, r *Route, client string, out *http.Request, w *statusWriter) (*Endpoint, error) {
+	if err := bufferBody(out); err != nil {
+		w.writeError(http.StatusBadRequest, fmt.Sprintf("service %s/%s: reading the request body: %v", r.Namespace, r.Name, err))
+		return nil, err
+	}
 	var tried []*Endpoint
 	var lastErr error
 	for attempt := 0; attempt <= f.maxRetries; attempt++ {
@@ -37,6 +42,13 @@ func (f *forwarder) forward(ctx context.Context, r *Route, client string, out *h
 		}
 		if attempt > 0 {
 			f.metrics.retries.WithLabelValues(r.Namespace, r.Name).Inc()
+			if out.GetBody != nil {
+				body, err := out.GetBody()
+				if err != nil {
+					break // lastErr stands: the body cannot be sent again
+				}
+				out.Body = body
+			}
 		}
 		err := f.call(ctx, e, out, w)
 		if err == nil {
@@ -72,8 +84,32 @@ func (f *forwarder) forward(ctx context.Context, r *Route, client string, out *h
 
 func (f *forwarder) down(address string) bool { return f.remote != nil && f.remote.Down(address) }
 
+// retryBodyLimit is the largest request body (of known length) read
+// before the first attempt, so that a request refused by a node or pod
+// that never handed it on can go to another endpoint with its body, as
+// Envoy's retry buffer does. Larger bodies stream, and are retried only if
+// nothing of them was sent.
+const retryBodyLimit = 64 << 10
+
+// bufferBody reads a small body of known length into memory and sets
+// out.GetBody, so every attempt can send it. Requests that have GetBody
+// already (outbound calls made with a bytes body) keep theirs.
+func bufferBody(out *http.Request) error {
+	if out.Body == nil || out.Body == http.NoBody || out.GetBody != nil || out.ContentLength <= 0 || out.ContentLength > retryBodyLimit {
+		return nil
+	}
+	b := make([]byte, out.ContentLength)
+	if _, err := io.ReadFull(out.Body, b); err != nil {
+		return err
+	}
+	out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	out.Body, _ = out.GetBody()
+	return nil
+}
+
 // call sends out to e and writes the response to w. An error wrapping
-// errNotReached means nothing was read from out.Body nor written to w.
+// errNotReached means nothing was written to w, and out.Body was not read
+// or can be had again from out.GetBody.
 func (f *forwarder) call(ctx context.Context, e *Endpoint, out *http.Request, w *statusWriter) error {
 	e.begin()
 	defer e.end()

@@ -400,7 +400,8 @@ func (c *tunnelClient) RoundTrip(ctx context.Context, e *Endpoint, r *http.Reque
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("mesh: response from node %s: %w", e.Node, ctx.Err())
 		}
-		return nil, c.streamError(fmt.Errorf("mesh: response from node %s: %w", e.Node, err), p, e, hasBody)
+		// A body the caller can send again (GetBody) does not stop a retry.
+		return nil, c.streamError(fmt.Errorf("mesh: response from node %s: %w", e.Node, err), p, e, hasBody && r.GetBody == nil)
 	}
 	resp := &http.Response{
 		Status: fmt.Sprintf("%d %s", h.Status, http.StatusText(h.Status)), StatusCode: h.Status,

@@ -320,6 +320,13 @@ func TestStaleEndpointsRetried(t *testing.T) {
 			t.Fatalf("request %d: %d %q; want live", i, w.Code, w.Body.String())
 		}
 	}
+	// A body goes with the retry: the ingress read it first (≤ 64 KiB).
+	for i := range 20 {
+		w := f.do("POST", "svc.ns", "/", "payload")
+		if w.Code != 200 || w.Body.String() != "live:payload" {
+			t.Fatalf("POST %d: %d %q; want live:payload", i, w.Code, w.Body.String())
+		}
+	}
 	if got := testutil.ToFloat64(f.in.metrics.retries.WithLabelValues("ns", "svc")); got == 0 {
 		t.Error("no retries counted")
 	}
