@@ -51,6 +51,7 @@ type Informer struct {
 	items    map[string]*waskv1.Object // by Key
 	revision string                    // last revision seen
 	handlers []Handler
+	indexers []func(old, cur *waskv1.Object)
 
 	syncOnce sync.Once
 	synced   chan struct{}
@@ -83,6 +84,17 @@ func (inf *Informer) AddHandler(h Handler) {
 	inf.mu.Lock()
 	defer inf.mu.Unlock()
 	inf.handlers = append(inf.handlers, h)
+}
+
+// AddIndexer registers f, which the informer calls at every change of its
+// cache while it holds the cache's lock — old is nil for an addition, cur
+// nil for a deletion — so an index f keeps is never behind what Get and
+// List return (handlers run after the lock is released, and so may be).
+// f must be quick and must not call the informer. Call it before Run.
+func (inf *Informer) AddIndexer(f func(old, cur *waskv1.Object)) {
+	inf.mu.Lock()
+	defer inf.mu.Unlock()
+	inf.indexers = append(inf.indexers, f)
 }
 
 // HasSynced reports whether the first list has been delivered.
@@ -189,6 +201,16 @@ func (inf *Informer) relist(ctx context.Context) error {
 	inf.items = fresh
 	inf.revision = rev
 	handlers := inf.handlers
+	for _, ix := range inf.indexers {
+		for key, o := range old {
+			if _, ok := fresh[key]; !ok {
+				ix(o, nil)
+			}
+		}
+		for key, o := range fresh {
+			ix(old[key], o)
+		}
+	}
 	inf.mu.Unlock()
 
 	for key, o := range old {
@@ -296,14 +318,19 @@ func (inf *Informer) apply(ev *waskv1.WatchEvent) error {
 	}
 	key := Key(o)
 	old, existed := inf.items[key]
+	cur := o
 	switch ev.GetType() {
 	case "ADDED", "MODIFIED":
 		inf.items[key] = o
 	case "DELETED":
 		delete(inf.items, key)
+		cur = nil
 	default:
 		inf.mu.Unlock()
 		return fmt.Errorf("watch %s: unknown event type %q", inf.kind.Plural, ev.GetType())
+	}
+	for _, ix := range inf.indexers {
+		ix(old, cur)
 	}
 	handlers := inf.handlers
 	inf.mu.Unlock()

@@ -245,3 +245,75 @@ var cmpSorted = cmp.Transformer("sorted", func(in []string) []string {
 	}
 	return out
 })
+
+// TestInformerIndexer: an indexer sees every change of the cache, and has
+// seen it before any handler does (it runs under the cache's lock, so an
+// index it keeps never lags Get).
+func TestInformerIndexer(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c, _ := startServer(t)
+	if _, err := Create(ctx, c, testPod("before", nil)); err != nil {
+		t.Fatal(err)
+	}
+	inf, err := NewInformer(c, InformerOptions{Kind: "pods", Namespace: "default", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	indexed := map[string]bool{}
+	var calls []string
+	inf.AddIndexer(func(old, cur *waskv1.Object) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case old == nil:
+			calls = append(calls, "add "+Key(cur))
+			indexed[Key(cur)] = true
+		case cur == nil:
+			calls = append(calls, "delete "+Key(old))
+			delete(indexed, Key(old))
+		default:
+			calls = append(calls, "update "+Key(cur))
+		}
+	})
+	rec := newRecorder()
+	inf.AddHandler(Handler{
+		OnAdd: func(o *waskv1.Object) {
+			mu.Lock()
+			seen := indexed[Key(o)]
+			mu.Unlock()
+			rec.add(fmt.Sprintf("add %s indexed=%v", Key(o), seen))
+		},
+		OnDelete: func(o *waskv1.Object) {
+			mu.Lock()
+			seen := indexed[Key(o)]
+			mu.Unlock()
+			rec.add(fmt.Sprintf("delete %s indexed=%v", Key(o), seen))
+		},
+	})
+	go func() { _ = inf.Run(ctx) }()
+	if err := inf.WaitForSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Create(ctx, c, testPod("after", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Metadata.Labels = map[string]string{"v": "2"}
+	if _, err := Update(ctx, c, p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Delete[*waskv1.Pod](ctx, c, "default", "before", nil); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"add default/before indexed=true", "add default/after indexed=true", "delete default/before indexed=false"}
+	if diff := cmp.Diff(want, rec.waitFor(t, len(want))); diff != "" {
+		t.Fatalf("handlers saw (-want +got):\n%s", diff)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if diff := cmp.Diff([]string{"add default/before", "add default/after", "update default/after", "delete default/before"}, calls); diff != "" {
+		t.Fatalf("indexer calls (-want +got):\n%s", diff)
+	}
+}

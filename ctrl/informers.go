@@ -63,10 +63,16 @@ func (f *Informers) shared(kind string) *shared {
 		panic(fmt.Sprintf("ctrl: informer for %q: %v", kind, err)) // kinds are constants in the controllers
 	}
 	s := &shared{inf: inf, owned: map[string]map[string]struct{}{}, owners: map[string][]string{}, changed: make(chan struct{})}
-	inf.AddHandler(client.Handler{
-		OnAdd:    func(o *waskv1.Object) { s.index(o, false) },
-		OnUpdate: func(_, o *waskv1.Object) { s.index(o, false) },
-		OnDelete: func(o *waskv1.Object) { s.index(o, true) },
+	// The owner index changes under the informer's lock, with its cache:
+	// a controller that finds a pod by name also finds it among its
+	// owner's dependents (a handler would update the index a moment late,
+	// and a ReplicaSet would count one pod short and create one too many).
+	inf.AddIndexer(func(old, cur *waskv1.Object) {
+		if cur != nil {
+			s.index(cur, false)
+		} else {
+			s.index(old, true)
+		}
 	})
 	f.kinds[kind] = s
 	f.order = append(f.order, kind)

@@ -3,7 +3,6 @@ package job
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -71,13 +70,14 @@ func (r *controller) reconcile(ctx context.Context, key string) (ctrl.Result, er
 	if st.StartTime == nil {
 		st.StartTime = timestamppb.New(now)
 	}
-	var active []*waskv1.Pod
+	var active, counted []*waskv1.Pod
 	var succeeded, failed int32
 	for _, po := range r.env.Informers.Dependents("Pod", md.GetUid()) {
 		p := po.GetPod()
 		if !ctrl.IsControlledBy(p.GetMetadata(), md.GetUid()) {
 			continue
 		}
+		counted = append(counted, p)
 		switch {
 		case p.GetStatus().GetPhase() == "Succeeded":
 			succeeded++
@@ -128,7 +128,10 @@ func (r *controller) reconcile(ctx context.Context, key string) (ctrl.Result, er
 		want := min(parallelism, completions-succeeded)
 		switch {
 		case int32(len(active)) < want:
-			rev, err = r.create(ctx, job, int(want)-len(active))
+			var stale bool
+			if rev, stale, err = r.create(ctx, job, counted, int(want)-len(active)); stale {
+				return ctrl.Result{RequeueAfter: staleRequeue}, nil // its pod's event re-queues it too
+			}
 		case int32(len(active)) > want:
 			rev, err = r.deletePods(ctx, active[want:])
 		}
@@ -175,18 +178,20 @@ func (r *controller) deletePods(ctx context.Context, pods []*waskv1.Pod) (string
 	})
 }
 
-// create makes n pods with the lowest free names.
-func (r *controller) create(ctx context.Context, job *waskv1.Job, n int) (string, error) {
+// staleRequeue is how soon a Job whose count of its pods was stale is
+// reconciled again, if its pods' events have not done it first.
+const staleRequeue = 50 * time.Millisecond
+
+// create makes n pods with the lowest free names; stale: see
+// ctrl.FreePodNames (counted are the pods the reconcile counted).
+func (r *controller) create(ctx context.Context, job *waskv1.Job, counted []*waskv1.Pod, n int) (rev string, stale bool, err error) {
 	md := job.GetMetadata()
-	names := make([]string, 0, n)
-	for i := 0; len(names) < n; i++ {
-		name := md.GetName() + "-" + strconv.Itoa(i)
-		if _, taken := r.pods.Get(md.GetNamespace(), name); !taken {
-			names = append(names, name)
-		}
+	names, stale := ctrl.FreePodNames(r.pods, md.GetNamespace(), md.GetName(), md.GetUid(), counted, n)
+	if stale {
+		return "", true, nil
 	}
 	tmpl := job.GetSpec().GetTemplate()
-	return ctrl.Writes(ctx, len(names), 32, func(ctx context.Context, i int) (string, error) {
+	rev, err = ctrl.Writes(ctx, len(names), 32, func(ctx context.Context, i int) (string, error) {
 		p := &waskv1.Pod{
 			Metadata: &waskv1.ObjectMeta{
 				Name: names[i], Namespace: md.GetNamespace(),
@@ -201,4 +206,5 @@ func (r *controller) create(ctx context.Context, job *waskv1.Job, n int) (string
 		}
 		return got.GetMetadata().GetRevision(), nil
 	})
+	return rev, false, err
 }

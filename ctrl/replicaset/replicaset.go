@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strconv"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -85,7 +84,12 @@ func (r *controller) reconcile(ctx context.Context, key string) (ctrl.Result, er
 	case ctrl.Terminating(rs.GetMetadata()):
 		// Being deleted: the garbage collector removes the pods.
 	case diff > 0:
-		rev, werr = r.create(ctx, rs, min(diff, r.opts.Burst))
+		var stale bool
+		if rev, stale, werr = r.create(ctx, rs, owned, min(diff, r.opts.Burst)); stale {
+			// The pod's own event will enqueue this ReplicaSet once the
+			// owner index has it; the requeue is a safety net.
+			return ctrl.Result{RequeueAfter: staleRequeue}, nil
+		}
 	case diff < 0:
 		victims := ScaleDownOrder(active, now)[:min(-diff, r.opts.Burst)]
 		rev, werr = ctrl.Writes(ctx, len(victims), r.opts.Concurrency, func(ctx context.Context, i int) (string, error) {
@@ -107,17 +111,19 @@ func (r *controller) reconcile(ctx context.Context, key string) (ctrl.Result, er
 	return ctrl.Result{RequeueAfter: requeue}, nil
 }
 
-// create makes n pods with the lowest free names.
-func (r *controller) create(ctx context.Context, rs *waskv1.ReplicaSet, n int) (string, error) {
+// staleRequeue is how soon a ReplicaSet whose view of its pods was stale
+// is reconciled again, if its pods' events have not done it first.
+const staleRequeue = 50 * time.Millisecond
+
+// create makes n pods with the lowest free names; stale: see
+// ctrl.FreePodNames (owned are the pods the reconcile counted).
+func (r *controller) create(ctx context.Context, rs *waskv1.ReplicaSet, owned []*waskv1.Pod, n int) (rev string, stale bool, err error) {
 	md := rs.GetMetadata()
-	names := make([]string, 0, n)
-	for i := 0; len(names) < n; i++ {
-		name := md.GetName() + "-" + strconv.Itoa(i)
-		if _, taken := r.pods.Get(md.GetNamespace(), name); !taken {
-			names = append(names, name)
-		}
+	names, stale := ctrl.FreePodNames(r.pods, md.GetNamespace(), md.GetName(), md.GetUid(), owned, n)
+	if stale {
+		return "", true, nil
 	}
-	return ctrl.Writes(ctx, len(names), r.opts.Concurrency, func(ctx context.Context, i int) (string, error) {
+	rev, err = ctrl.Writes(ctx, len(names), r.opts.Concurrency, func(ctx context.Context, i int) (string, error) {
 		p := PodFromTemplate(rs.GetSpec().GetTemplate(), md.GetNamespace(), names[i], ctrl.ControllerRef("ReplicaSet", md))
 		got, err := client.Create(ctx, r.env.Client, p)
 		if err != nil {
@@ -125,6 +131,7 @@ func (r *controller) create(ctx context.Context, rs *waskv1.ReplicaSet, n int) (
 		}
 		return got.GetMetadata().GetRevision(), nil
 	})
+	return rev, false, err
 }
 
 // Replicas returns a ReplicaSet's desired replicas (unset: 1).
