@@ -112,6 +112,16 @@ func (s *tunnelServer) serve(ctx context.Context, ln *quic.Listener) {
 	s.streams.Wait()
 }
 
+// maxIdleAcceptors bounds the goroutines of a connection that wait for
+// its next stream; a burst's extra ones end once it is over.
+const maxIdleAcceptors = 4
+
+// serveConn serves the streams of conn until it ends. The goroutines that
+// serve streams also accept them: quic-go hands a new stream straight to
+// one waiting in AcceptStream, so a request costs no hand-off from an
+// accept loop to a new goroutine (one thread wake-up fewer per request
+// on this side). One goroutine is always waiting; one that takes a stream
+// with no other waiting starts another first.
 func (s *tunnelServer) serveConn(conn *quic.Conn) {
 	defer func() {
 		s.mu.Lock()
@@ -120,27 +130,46 @@ func (s *tunnelServer) serveConn(conn *quic.Conn) {
 	}()
 	peer := conn.ConnectionState().TLS.PeerCertificates[0].Subject.CommonName
 	s.logger.Debug("mesh: peer connected", "peer", peer, "addr", conn.RemoteAddr())
-	for {
-		str, err := conn.AcceptStream(context.Background())
-		if err != nil {
-			s.logger.Debug("mesh: peer connection ended", "peer", peer, "err", err)
-			return
-		}
-		s.mu.Lock()
-		draining := s.draining.Load()
-		if !draining {
-			s.streams.Add(1)
-		}
-		s.mu.Unlock()
-		if draining {
-			str.CancelRead(codeRefused)
-			str.CancelWrite(codeRefused)
-			continue
-		}
-		go func() {
-			defer s.streams.Done()
+	var (
+		idle    atomic.Int32 // goroutines in AcceptStream
+		workers sync.WaitGroup
+		lastErr atomic.Pointer[error]
+	)
+	var accept func()
+	accept = func() {
+		for {
+			idle.Add(1)
+			str, err := conn.AcceptStream(context.Background())
+			waiting := idle.Add(-1)
+			if err != nil {
+				lastErr.Store(&err)
+				return
+			}
+			s.mu.Lock()
+			draining := s.draining.Load()
+			if !draining {
+				s.streams.Add(1)
+			}
+			s.mu.Unlock()
+			if draining {
+				str.CancelRead(codeRefused)
+				str.CancelWrite(codeRefused)
+				continue
+			}
+			if waiting == 0 {
+				workers.Go(accept)
+			}
 			s.serveStream(str, peer)
-		}()
+			s.streams.Done()
+			if idle.Load() >= maxIdleAcceptors {
+				return
+			}
+		}
+	}
+	workers.Go(accept)
+	workers.Wait()
+	if err := lastErr.Load(); err != nil {
+		s.logger.Debug("mesh: peer connection ended", "peer", peer, "err", *err)
 	}
 }
 
