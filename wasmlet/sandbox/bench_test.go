@@ -144,7 +144,7 @@ func BenchmarkReactorColdStart(b *testing.B) {
 }
 
 // BenchmarkReactorColdStartUninterruptible is BenchmarkReactorColdStart
-// without wazero's termination checks (see BenchmarkReactorEchoUninterruptible).
+// with no preemption checks at all (see BenchmarkReactorEchoUninterruptible).
 func BenchmarkReactorColdStartUninterruptible(b *testing.B) {
 	rt, err := newRuntime(context.Background(), Config{}, stopNever)
 	if err != nil {
