@@ -128,17 +128,7 @@ func TestInformer(t *testing.T) {
 	if err := inf.WaitForSync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	p, err := Create(ctx, c, testPod("after", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Metadata.Labels = map[string]string{"v": "2"}
-	if _, err := Update(ctx, c, p); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Delete[*waskv1.Pod](ctx, c, "default", "before", nil); err != nil {
-		t.Fatal(err)
-	}
+	changePods(t, ctx, c)
 	want := []string{"add default/before", "add default/after", "update default/after 2", "delete default/before"}
 	if diff := cmp.Diff(want, rec.waitFor(t, len(want))); diff != "" {
 		t.Fatalf("handler calls (-want +got):\n%s", diff)
@@ -296,6 +286,22 @@ func TestInformerIndexer(t *testing.T) {
 	if err := inf.WaitForSync(ctx); err != nil {
 		t.Fatal(err)
 	}
+	changePods(t, ctx, c)
+	want := []string{"add default/before indexed=true", "add default/after indexed=true", "delete default/before indexed=false"}
+	if diff := cmp.Diff(want, rec.waitFor(t, len(want))); diff != "" {
+		t.Fatalf("handlers saw (-want +got):\n%s", diff)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if diff := cmp.Diff([]string{"add default/before", "add default/after", "update default/after", "delete default/before"}, calls); diff != "" {
+		t.Fatalf("indexer calls (-want +got):\n%s", diff)
+	}
+}
+
+// changePods makes the changes the informer tests watch for: pod "after"
+// created, then updated with label v=2; pod "before" deleted.
+func changePods(t *testing.T, ctx context.Context, c *Client) {
+	t.Helper()
 	p, err := Create(ctx, c, testPod("after", nil))
 	if err != nil {
 		t.Fatal(err)
@@ -306,14 +312,5 @@ func TestInformerIndexer(t *testing.T) {
 	}
 	if _, err := Delete[*waskv1.Pod](ctx, c, "default", "before", nil); err != nil {
 		t.Fatal(err)
-	}
-	want := []string{"add default/before indexed=true", "add default/after indexed=true", "delete default/before indexed=false"}
-	if diff := cmp.Diff(want, rec.waitFor(t, len(want))); diff != "" {
-		t.Fatalf("handlers saw (-want +got):\n%s", diff)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if diff := cmp.Diff([]string{"add default/before", "add default/after", "update default/after", "delete default/before"}, calls); diff != "" {
-		t.Fatalf("indexer calls (-want +got):\n%s", diff)
 	}
 }
