@@ -107,3 +107,19 @@ func TestRunCommandStartErrors(t *testing.T) {
 		t.Errorf("reactor as command: %v, want ErrNoExport", err)
 	}
 }
+
+// A guest asleep in WASI (time.Sleep) stops at its deadline, not when it
+// would have woken.
+func TestRunCommandDeadlineWhileSleeping(t *testing.T) {
+	done := make(chan Exit, 1)
+	go func() {
+		exit, _, _ := run(t, guest(t, "probe"), Spec{Clock: true, Timeout: 100 * time.Millisecond, Args: []string{"sleep", "10m"}})
+		done <- exit
+	}()
+	select {
+	case exit := <-done:
+		mustExit(t, exit, ReasonDeadlineExceeded, ExitCodeKilled)
+	case <-time.After(60 * time.Second):
+		t.Fatal("a guest sleeping 10 minutes with a 100 ms timeout was still running after 60 s")
+	}
+}

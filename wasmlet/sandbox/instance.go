@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
@@ -21,6 +22,9 @@ type instance struct {
 	reqPtr, reqCap uint32
 	// budget is the preemption countdown of an instrumented module.
 	budget api.MutableGlobal
+	// done is the Done channel of the call running in the instance, which
+	// ends a sleep early (sleep).
+	done <-chan struct{}
 }
 
 // ctx returns ctx carrying the instance's host state, for calls into it.
@@ -42,6 +46,9 @@ func (r *Runtime) instantiate(ctx context.Context, m *Module, p *prepared, stdin
 	}
 	if stdout != nil {
 		c = c.WithStdout(stdout)
+	}
+	if p.spec.Clock {
+		c = c.WithNanosleep(in.sleep)
 	}
 	ctx = experimental.WithMemoryAllocator(in.ctx(ctx), in.alloc)
 	mod, err := r.rt.InstantiateModule(ctx, m.cm, c)
@@ -72,7 +79,24 @@ func (in *instance) call(ctx context.Context, fn string, params ...uint64) ([]ui
 		}
 		defer watchBudget(ctx, in.budget)()
 	}
+	in.done = ctx.Done()
 	return f.Call(in.ctx(ctx), params...)
+}
+
+// sleep is the guest's sleep when Spec.Clock grants real sleeping (WASI
+// poll_oneoff on a clock): it ends early when the call's context is done,
+// so a sleeping guest stops at its deadline, or when its pod is deleted,
+// rather than when it wakes. It runs on the call's goroutine.
+func (in *instance) sleep(ns int64) {
+	if ns <= 0 {
+		return
+	}
+	t := time.NewTimer(time.Duration(ns))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-in.done:
+	}
 }
 
 func (in *instance) close(ctx context.Context) {
