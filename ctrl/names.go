@@ -2,9 +2,15 @@ package ctrl
 
 import (
 	"strconv"
+	"time"
 
 	waskv1 "github.com/wask-dev/wask/api/wask/v1"
 )
+
+// StaleCountRequeue is how soon an owner whose count of its pods was
+// stale (FreePodNames) is reconciled again, if its pods' events have not
+// done it first.
+const StaleCountRequeue = 50 * time.Millisecond
 
 // PodGetter finds a cached pod (a *client.Informer of pods).
 type PodGetter interface {

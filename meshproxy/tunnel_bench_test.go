@@ -94,6 +94,19 @@ func BenchmarkTunnelHTTP3(b *testing.B) {
 	runRoundTrips(b, rt)
 }
 
+// serialRoundTrips times rt one call at a time and reports percentiles.
+func serialRoundTrips(b *testing.B, rt func() error) {
+	lat := make([]time.Duration, 0, b.N)
+	for b.Loop() {
+		start := time.Now()
+		if err := rt(); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	reportPercentiles(b, lat)
+}
+
 // runRoundTrips measures rt serially (latency: p50 reported) and with 32
 // concurrent callers (throughput).
 func runRoundTrips(b *testing.B, rt func() error) {
@@ -101,16 +114,8 @@ func runRoundTrips(b *testing.B, rt func() error) {
 		b.Fatal(err)
 	}
 	b.Run("serial", func(b *testing.B) {
-		lat := make([]time.Duration, 0, b.N)
 		b.ReportAllocs()
-		for b.Loop() {
-			start := time.Now()
-			if err := rt(); err != nil {
-				b.Fatal(err)
-			}
-			lat = append(lat, time.Since(start))
-		}
-		reportPercentiles(b, lat)
+		serialRoundTrips(b, rt)
 	})
 	b.Run("parallel", func(b *testing.B) {
 		b.ReportAllocs()

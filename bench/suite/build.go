@@ -44,12 +44,12 @@ func buildPeer(ctx context.Context, env *Env, name string) (path, why string) {
 	}
 	env.Progress("building the %s peer (bench/peers: its own module)", name)
 	out := filepath.Join(env.dir, name)
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./"+name)
-	cmd.Dir = filepath.Join(root, "bench", "peers")
-	if _, err := os.Stat(filepath.Join(cmd.Dir, name, "go.mod")); err == nil {
-		cmd.Args[len(cmd.Args)-1] = "." // a module of its own (kubesched: Kubernetes' dependencies)
-		cmd.Dir = filepath.Join(cmd.Dir, name)
+	dir, pkg := filepath.Join(root, "bench", "peers"), "./"+name
+	if _, err := os.Stat(filepath.Join(dir, name, "go.mod")); err == nil {
+		dir, pkg = filepath.Join(dir, name), "." // a module of its own (kubesched: Kubernetes' dependencies)
 	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+	cmd.Dir = dir
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Sprintf("go build ./bench/peers/%s: %v: %s", name, err, lastLine(string(b)))
 	}

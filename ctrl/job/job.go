@@ -130,7 +130,7 @@ func (r *controller) reconcile(ctx context.Context, key string) (ctrl.Result, er
 		case int32(len(active)) < want:
 			var stale bool
 			if rev, stale, err = r.create(ctx, job, counted, int(want)-len(active)); stale {
-				return ctrl.Result{RequeueAfter: staleRequeue}, nil // its pod's event re-queues it too
+				return ctrl.Result{RequeueAfter: ctrl.StaleCountRequeue}, nil // its pod's event re-queues it too
 			}
 		case int32(len(active)) > want:
 			rev, err = r.deletePods(ctx, active[want:])
@@ -177,10 +177,6 @@ func (r *controller) deletePods(ctx context.Context, pods []*waskv1.Pod) (string
 		return ctrl.Delete(ctx, r.env.Client, "Pod", md.GetNamespace(), md.GetName(), ctrl.DeleteOptions{UID: md.GetUid()})
 	})
 }
-
-// staleRequeue is how soon a Job whose count of its pods was stale is
-// reconciled again, if its pods' events have not done it first.
-const staleRequeue = 50 * time.Millisecond
 
 // create makes n pods with the lowest free names; stale: see
 // ctrl.FreePodNames (counted are the pods the reconcile counted).

@@ -88,7 +88,7 @@ func (r *controller) reconcile(ctx context.Context, key string) (ctrl.Result, er
 		if rev, stale, werr = r.create(ctx, rs, owned, min(diff, r.opts.Burst)); stale {
 			// The pod's own event will enqueue this ReplicaSet once the
 			// owner index has it; the requeue is a safety net.
-			return ctrl.Result{RequeueAfter: staleRequeue}, nil
+			return ctrl.Result{RequeueAfter: ctrl.StaleCountRequeue}, nil
 		}
 	case diff < 0:
 		victims := ScaleDownOrder(active, now)[:min(-diff, r.opts.Burst)]
@@ -110,10 +110,6 @@ func (r *controller) reconcile(ctx context.Context, key string) (ctrl.Result, er
 	}
 	return ctrl.Result{RequeueAfter: requeue}, nil
 }
-
-// staleRequeue is how soon a ReplicaSet whose view of its pods was stale
-// is reconciled again, if its pods' events have not done it first.
-const staleRequeue = 50 * time.Millisecond
 
 // create makes n pods with the lowest free names; stale: see
 // ctrl.FreePodNames (owned are the pods the reconcile counted).

@@ -48,7 +48,6 @@ const (
 type rewriter struct {
 	funcImports uint32 // functions imported before the added one
 	check       []byte // the instructions put at each loop header
-	loops       int    // loop headers instrumented
 }
 
 // funcIndex maps a function index of the input to the output's.
@@ -88,7 +87,6 @@ func (w *rewriter) expr(r *reader, out []byte, body bool) ([]byte, error) {
 				out = append(out, r.b[copied:r.off]...)
 				out = append(out, w.check...)
 				copied = r.off
-				w.loops++
 			}
 			depth++
 		case op == opBlock || op == opIf:
